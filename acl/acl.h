@@ -1,0 +1,65 @@
+/*
+ * acl.h: the admin-edited access control file, parsed and matched.
+ *
+ * Pure C: no mosquitto, no libpq. A parsed file is immutable, so the plugin
+ * can swap a new one in atomically on reload and keep the old one when the
+ * new file is broken. Decisions carry the line that made them so that
+ * `fynsync acl explain` can show an admin why.
+ */
+#ifndef FYNSYNC_ACL_H
+#define FYNSYNC_ACL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum fyn_access { FYN_ACCESS_READ = 1, FYN_ACCESS_WRITE = 2 };
+
+/* Who is asking: taken from the verified token and the connection. */
+struct fyn_acl_identity {
+	const char *sub;
+	const char *role;        /* platform_owner, restaurant_owner, manager, staff, kitchen */
+	const char *client_id;
+	const char *const *restaurants;
+	size_t restaurant_count;
+};
+
+struct fyn_acl;   /* opaque, immutable once loaded */
+
+struct fyn_acl_decision {
+	bool allowed;
+	int line;          /* line of the deciding rule; 0 when nothing matched (default deny) */
+};
+
+/* Parses path. On failure returns NULL and writes "path:line: problem" to err. */
+struct fyn_acl *fyn_acl_load_file(const char *path, char *err, size_t errlen);
+/* Same, from a string (for tests); name is used in error messages. */
+struct fyn_acl *fyn_acl_load_string(const char *text, const char *name, char *err, size_t errlen);
+void fyn_acl_free(struct fyn_acl *acl);
+
+/* May identity read or write this concrete topic (no wildcards)? */
+struct fyn_acl_decision fyn_acl_check_topic(const struct fyn_acl *acl,
+		const struct fyn_acl_identity *who, const char *topic, enum fyn_access access);
+
+/* May identity subscribe to filter? Granted only when every topic the filter
+ * could match is readable. Handles '+' and '#'. */
+struct fyn_acl_decision fyn_acl_check_subscription(const struct fyn_acl *acl,
+		const struct fyn_acl_identity *who, const char *filter);
+
+/* Views: named lists of payload keys removed at any depth. */
+size_t fyn_acl_view_count(const struct fyn_acl *acl);
+const char *fyn_acl_view_name(const struct fyn_acl *acl, size_t index);
+/* Keys removed by view index; *count receives their number. */
+const char *const *fyn_acl_view_removed_keys(const struct fyn_acl *acl, size_t index, size_t *count);
+/* Index of the view this identity receives, or -1 if the file gives it none. */
+int fyn_acl_view_for(const struct fyn_acl *acl, const struct fyn_acl_identity *who);
+
+/* For `fynsync-acl check` and `explain`. */
+/* Number of allow/deny rules in the file, all sections together. */
+size_t fyn_acl_rule_count(const struct fyn_acl *acl);
+/* The rule on line as "allow read PATTERN" (single spaces), or NULL when no
+ * rule is on that line. Owned by acl. */
+const char *fyn_acl_rule_text(const struct fyn_acl *acl, int line);
+/* Is role one of platform_owner, restaurant_owner, manager, staff, kitchen? */
+bool fyn_acl_role_is_known(const char *role);
+
+#endif
