@@ -1,0 +1,70 @@
+/*
+ * acl_check.c: MOSQ_EVT_ACL_CHECK: every subscribe, delivery and publish.
+ *
+ * Writes to fynlo/v1/in/ and fynlo/v1/ctl/ are always let through to the
+ * hub, which answers them itself (so MQTT 3.1.1 clients hear `forbidden`
+ * too); everything else is decided by the ACL file, default deny. Reads of
+ * in/ and ctl/ are refused whatever the file says: the hub consumes them.
+ * Deliveries are checked per message, so the decision is cached per client.
+ */
+#include <string.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include "hub.h"
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static bool is_hub_inbox(const char *topic)
+{
+	return starts_with(topic, "fynlo/v1/in/") || starts_with(topic, "fynlo/v1/ctl/");
+}
+
+static int verdict(bool allowed)
+{
+	return allowed ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+}
+
+static int check_read(struct fyn_hub *hub, struct fyn_session *session, const char *topic)
+{
+	int cached = fyn_session_cached_read(session, topic, hub->acl_generation);
+	bool allowed;
+
+	if (cached >= 0) {
+		return verdict(cached);
+	}
+	allowed = !is_hub_inbox(topic)
+		&& fyn_acl_check_topic(hub->acl, &session->identity, topic, FYN_ACCESS_READ).allowed;
+	fyn_session_cache_read(session, topic, allowed, hub->acl_generation);
+	return verdict(allowed);
+}
+
+int fyn_on_acl_check(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_acl_check *ed = event_data;
+	struct fyn_hub *hub = userdata;
+	struct fyn_session *session = fyn_sessions_find(&hub->sessions, ed->client);
+
+	(void)event;
+	if (!session) {
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	switch (ed->access) {
+	case MOSQ_ACL_READ:
+		return check_read(hub, session, ed->topic);
+	case MOSQ_ACL_SUBSCRIBE:
+		return verdict(fyn_acl_check_subscription(hub->acl, &session->identity, ed->topic).allowed);
+	case MOSQ_ACL_WRITE:
+		return verdict(is_hub_inbox(ed->topic)
+				|| fyn_acl_check_topic(hub->acl, &session->identity, ed->topic, FYN_ACCESS_WRITE).allowed);
+	case MOSQ_ACL_UNSUBSCRIBE:
+		return MOSQ_ERR_SUCCESS;
+	default:
+		return MOSQ_ERR_ACL_DENIED;
+	}
+}

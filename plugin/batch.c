@@ -1,0 +1,120 @@
+/*
+ * batch.c: building the append batch and reading its answer (see batch.h).
+ */
+#include "batch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envelope.h"
+#include "redact.h"
+
+char *fyn_batch_text(struct fyn_job *const *jobs, size_t count)
+{
+	json_t *array = json_array();
+	char *text = NULL;
+	bool ok = array != NULL;
+
+	for (size_t i = 0; ok && i < count; i++) {
+		json_t *element = json_copy(jobs[i]->element);
+		ok = element && json_object_set_new(element, "idx", json_integer((json_int_t)i)) == 0
+			&& json_object_set_new(element, "retry", json_boolean(jobs[i]->attempts > 0)) == 0
+			&& json_array_append_new(array, element) == 0;
+		if (!ok) {
+			json_decref(element);
+		}
+	}
+	if (ok) {
+		text = json_dumps(array, JSON_COMPACT);
+	}
+	json_decref(array);
+	return text;
+}
+
+static char *event_topic(const char *restaurant, const char *view, const char *event_type)
+{
+	const char *dot = strchr(event_type, '.');
+	char *topic = NULL;
+	if (!dot || asprintf(&topic, "fynlo/v1/ev/%s/%s/%.*s/%s", restaurant, view,
+			(int)(dot - event_type), event_type, dot + 1) < 0) {
+		return NULL;
+	}
+	return topic;
+}
+
+int fyn_fanout_event(const char *event_text, const struct fyn_views *views,
+		struct fyn_completion *out)
+{
+	json_t *event = json_loads(event_text, 0, NULL);
+	const char *restaurant = json_string_value(json_object_get(event, "restaurant"));
+	const char *type = json_string_value(json_object_get(event, "event_type"));
+	int rc = restaurant && type ? 0 : -1;
+
+	for (size_t i = 0; rc == 0 && i < views->count; i++) {
+		const struct fyn_view *view = &views->items[i];
+		rc = fyn_completion_add(out, NULL, event_topic(restaurant, view->name, type),
+				fyn_redacted_event_text(event, (const char *const *)view->removed_keys,
+					view->removed_count));
+	}
+	json_decref(event);
+	return rc;
+}
+
+static char *ack_for_row(const struct fyn_job *job, const struct fyn_append_row *row)
+{
+	if (strcmp(row->status, "accepted") == 0) {
+		return fyn_ack_accepted(job->id, row->seq);
+	}
+	return fyn_ack_rejected(job->id, row->code ? row->code : "invalid",
+			row->reason ? row->reason : "rejected by the store");
+}
+
+/* Every job gets exactly one ack: one the store did not answer (it always
+ * should) is told to retry rather than left waiting. */
+static int answer_forgotten_jobs(struct fyn_job *const *jobs, size_t count,
+		const bool *answered, struct fyn_completion *out)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (!answered[i] && fyn_completion_add_unavailable(out, jobs[i],
+				"the store gave no answer for this event; retry") != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int answer_rows(struct fyn_job *const *jobs, size_t count,
+		const struct fyn_append_result *result, const struct fyn_views *views,
+		bool *answered, struct fyn_completion *out)
+{
+	for (size_t i = 0; i < result->count; i++) {
+		const struct fyn_append_row *row = &result->rows[i];
+		if (row->idx >= 0 && (size_t)row->idx < count && !answered[row->idx]) {
+			const struct fyn_job *job = jobs[row->idx];
+			answered[row->idx] = true;
+			if (fyn_completion_add(out, job->client_id, fyn_client_topic(job->client_id, "ack"),
+					ack_for_row(job, row)) != 0) {
+				return -1;
+			}
+		}
+		if (row->event && fyn_fanout_event(row->event, views, out) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int fyn_batch_answer(struct fyn_job *const *jobs, size_t count,
+		const struct fyn_append_result *result, const struct fyn_views *views,
+		struct fyn_completion *out)
+{
+	bool *answered = calloc(count ? count : 1, sizeof(bool));
+	int rc = -1;
+
+	if (answered && answer_rows(jobs, count, result, views, answered, out) == 0) {
+		rc = answer_forgotten_jobs(jobs, count, answered, out);
+	}
+	free(answered);
+	return rc;
+}

@@ -1,0 +1,30 @@
+/*
+ * batch.h: turning jobs into one store call and the store's answer into
+ * messages. Pure: no threads, no I/O, so the batching logic is unit-tested
+ * without a database.
+ */
+#ifndef FYNSYNC_BATCH_H
+#define FYNSYNC_BATCH_H
+
+#include <stddef.h>
+
+#include "job.h"
+#include "store.h"
+#include "views.h"
+
+/* The JSON array fynsync_append takes: each job's element plus its index
+ * and, for a job that may already have reached the store, "retry": true so
+ * the store hands the event back for fan-out. malloc'd; NULL on OOM. */
+char *fyn_batch_text(struct fyn_job *const *jobs, size_t count);
+
+/* Adds to out, in the store's order, the ack for every job and one publish
+ * per view for every event the store returned. Returns 0, or -1 on OOM. */
+int fyn_batch_answer(struct fyn_job *const *jobs, size_t count,
+		const struct fyn_append_result *result, const struct fyn_views *views,
+		struct fyn_completion *out);
+
+/* Publishes of one stored event (JSON text), one per view. */
+int fyn_fanout_event(const char *event_text, const struct fyn_views *views,
+		struct fyn_completion *out);
+
+#endif

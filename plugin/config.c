@@ -1,0 +1,138 @@
+/*
+ * config.c: parsing plugin_opt_* settings (see config.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+struct number_option {
+	const char *key;
+	long long min, max;
+};
+
+static bool parse_number(const char *text, const struct number_option *spec, long long *out,
+		char *err, size_t errlen)
+{
+	char *end = NULL;
+	long long value;
+
+	errno = 0;
+	value = strtoll(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || value < spec->min || value > spec->max) {
+		snprintf(err, errlen, "plugin_opt_%s must be an integer from %lld to %lld, not '%s'",
+				spec->key, spec->min, spec->max, text);
+		return false;
+	}
+	*out = value;
+	return true;
+}
+
+static bool set_string(char **slot, const char *value, char *err, size_t errlen)
+{
+	free(*slot);
+	*slot = strdup(value);
+	if (!*slot) {
+		snprintf(err, errlen, "out of memory");
+	}
+	return *slot != NULL;
+}
+
+static const struct number_option numbers[] = {
+	{ "jwt_leeway", 0, 300 },
+	{ "max_event_bytes", 256, 16 * 1024 * 1024 },
+	{ "max_queue", 1, 10000000 },
+	{ "max_batch", 1, 10000 },
+	{ "commit_timeout_ms", 100, 600000 },
+	{ "max_replay", 1, 100000000 },
+};
+
+static void store_number(struct fyn_config *cfg, size_t index, long long value)
+{
+	switch (index) {
+	case 0: cfg->jwt_leeway_s = (int)value; break;
+	case 1: cfg->max_event_bytes = (size_t)value; break;
+	case 2: cfg->max_queue = (size_t)value; break;
+	case 3: cfg->max_batch = (size_t)value; break;
+	case 4: cfg->commit_timeout_ms = (int)value; break;
+	default: cfg->max_replay = value; break;
+	}
+}
+
+static char **string_slot(struct fyn_config *cfg, const char *key)
+{
+	if (strcmp(key, "db_conninfo") == 0) return &cfg->db;
+	if (strcmp(key, "jwt_alg") == 0) return &cfg->jwt_alg;
+	if (strcmp(key, "jwt_key_file") == 0) return &cfg->jwt_key_file;
+	if (strcmp(key, "jwt_issuer") == 0) return &cfg->jwt_issuer;
+	if (strcmp(key, "jwt_audience") == 0) return &cfg->jwt_audience;
+	if (strcmp(key, "acl_file") == 0) return &cfg->acl_file;
+	return NULL;
+}
+
+static bool apply_option(struct fyn_config *cfg, const struct mosquitto_opt *opt, char *err, size_t errlen)
+{
+	char **slot = string_slot(cfg, opt->key);
+	if (slot) {
+		return set_string(slot, opt->value, err, errlen);
+	}
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+		long long value;
+		if (strcmp(opt->key, numbers[i].key) == 0) {
+			if (!parse_number(opt->value, &numbers[i], &value, err, errlen)) {
+				return false;
+			}
+			store_number(cfg, i, value);
+			return true;
+		}
+	}
+	snprintf(err, errlen, "unknown option plugin_opt_%s (see README.md, Configuration)", opt->key);
+	return false;
+}
+
+static bool require(const char *value, const char *key, char *err, size_t errlen)
+{
+	if (!value || !value[0]) {
+		snprintf(err, errlen, "plugin_opt_%s is required", key);
+		return false;
+	}
+	return true;
+}
+
+int fyn_config_parse(const struct mosquitto_opt *options, int count, struct fyn_config *cfg,
+		char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->max_event_bytes = 65536;
+	cfg->max_queue = 10000;
+	cfg->max_batch = 256;
+	cfg->commit_timeout_ms = 3000;
+	cfg->max_replay = 50000;
+	if (!set_string(&cfg->jwt_alg, "HS256", err, errlen)) {
+		return -1;
+	}
+	for (int i = 0; i < count; i++) {
+		if (!apply_option(cfg, &options[i], err, errlen)) {
+			return -1;
+		}
+	}
+	return require(cfg->db, "db_conninfo", err, errlen) && require(cfg->jwt_key_file, "jwt_key_file", err, errlen)
+		&& require(cfg->acl_file, "acl_file", err, errlen) ? 0 : -1;
+}
+
+void fyn_config_clear(struct fyn_config *cfg)
+{
+	free(cfg->db);
+	free(cfg->jwt_alg);
+	free(cfg->jwt_key_file);
+	free(cfg->jwt_issuer);
+	free(cfg->jwt_audience);
+	free(cfg->acl_file);
+	memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,33 @@
+/*
+ * config.h: the plugin's settings, read from plugin_opt_* lines in
+ * mosquitto.conf. Every setting has a sane default except the three that say
+ * where things are (db, jwt_key_file, acl_file).
+ */
+#ifndef FYNSYNC_CONFIG_H
+#define FYNSYNC_CONFIG_H
+
+#include <stddef.h>
+
+struct mosquitto_opt;
+
+struct fyn_config {
+	char *db;                  /* plugin_opt_db_conninfo: libpq conninfo */
+	char *jwt_alg;             /* plugin_opt_jwt_alg: HS256 (default), RS256, ES256 */
+	char *jwt_key_file;        /* plugin_opt_jwt_key_file */
+	char *jwt_issuer;          /* plugin_opt_jwt_issuer: checked when set */
+	char *jwt_audience;        /* plugin_opt_jwt_audience: checked when set */
+	int jwt_leeway_s;          /* plugin_opt_jwt_leeway: seconds, default 0 */
+	char *acl_file;            /* plugin_opt_acl_file */
+	size_t max_event_bytes;    /* plugin_opt_max_event_bytes: default 65536 */
+	size_t max_queue;          /* plugin_opt_max_queue: default 10000 */
+	size_t max_batch;          /* plugin_opt_max_batch: default 256 */
+	int commit_timeout_ms;     /* plugin_opt_commit_timeout_ms: default 3000 */
+	long long max_replay;      /* plugin_opt_max_replay: default 50000 */
+};
+
+/* Fills cfg from options. Returns 0, or -1 with err naming the option. */
+int fyn_config_parse(const struct mosquitto_opt *options, int count, struct fyn_config *cfg,
+		char *err, size_t errlen);
+void fyn_config_clear(struct fyn_config *cfg);
+
+#endif

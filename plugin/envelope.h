@@ -1,0 +1,71 @@
+/*
+ * envelope.h: what a submission must look like before it reaches the store.
+ *
+ * Pure C on jansson. The broker thread calls this for every message on
+ * fynlo/v1/in/...: it parses the topic, checks size, JSON, field types and the
+ * topic/event_type agreement, and produces either a normalised event object
+ * (ready for the writer thread) or a rejection with a reason a person can act
+ * on. No I/O, no mosquitto types.
+ */
+#ifndef FYNSYNC_ENVELOPE_H
+#define FYNSYNC_ENVELOPE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define FYN_TOPIC_LEVEL_MAX 64
+#define FYN_STREAM_PLATFORM "platform"
+
+/* The parts of fynlo/v1/in/{stream}/{domain}/{action}. */
+struct fyn_submit_topic {
+	char stream[FYN_TOPIC_LEVEL_MAX + 1];
+	char domain[FYN_TOPIC_LEVEL_MAX + 1];
+	char action[FYN_TOPIC_LEVEL_MAX + 1];
+};
+
+/* Outcome codes shared by acks: the contract's rejection codes. */
+enum fyn_reject_code {
+	FYN_OK = 0,
+	FYN_REJECT_INVALID,
+	FYN_REJECT_FORBIDDEN,
+	FYN_REJECT_CONFLICT,
+	FYN_REJECT_TOO_LARGE,
+	FYN_REJECT_UNAVAILABLE,
+};
+
+const char *fyn_reject_code_name(enum fyn_reject_code code);
+
+/* Is topic under fynlo/v1/in/? */
+bool fyn_topic_is_submission(const char *topic);
+
+/* Splits a submission topic. Returns false when it has the wrong shape or a
+ * level outside [A-Za-z0-9_-]{1,64}; reason then says what is wrong. */
+bool fyn_submit_topic_parse(const char *topic, struct fyn_submit_topic *out,
+		char *reason, size_t reasonlen);
+
+/* The result of validating one submission. */
+struct fyn_envelope_check {
+	enum fyn_reject_code code;
+	json_t *event;        /* owned; the normalised envelope when code == FYN_OK */
+	bool parsed;          /* the payload was JSON (so id is known if sane) */
+	char id[80];          /* the submitted id when it was a sane string, else "" */
+	char reason[256];
+};
+
+/* Validates payload (payloadlen bytes, not NUL-terminated) submitted on
+ * topic t (NULL when the topic itself is malformed: then only size, JSON and
+ * id are looked at and the code is FYN_REJECT_INVALID). max_bytes is the contract's max_event_bytes. On FYN_OK, event holds
+ * the fields the store needs: id, aggregate_id, event_type, correlation_id,
+ * payload, metadata, created_at (null when absent). Caller frees event. */
+void fyn_envelope_check(const struct fyn_submit_topic *t, const void *payload,
+		size_t payloadlen, size_t max_bytes, struct fyn_envelope_check *out);
+
+bool fyn_is_uuid(const char *s);
+bool fyn_is_rfc3339(const char *s);
+
+/* Ack payloads. id may be "" (then JSON null). Return malloc'd strings, NULL on OOM. */
+char *fyn_ack_rejected(const char *id, const char *code, const char *reason);  /* {"id","status":"rejected","code","reason"} */
+char *fyn_ack_accepted(const char *id, long long seq);                          /* {"id","status":"accepted","seq"} */
+
+#endif

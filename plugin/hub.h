@@ -1,0 +1,49 @@
+/*
+ * hub.h: the plugin's state, owned by the broker thread.
+ *
+ * Only pipeline.c runs on another thread, and it shares nothing here except
+ * through the pipeline's own locked queues.
+ */
+#ifndef FYNSYNC_HUB_H
+#define FYNSYNC_HUB_H
+
+#include <mosquitto_broker.h>
+
+#include "acl.h"
+#include "config.h"
+#include "pipeline.h"
+#include "sessions.h"
+#include "token.h"
+#include "views.h"
+
+struct fyn_hub {
+	mosquitto_plugin_id_t *plugin_id;
+	struct fyn_config config;
+	struct fyn_token_config tokens;
+	struct fyn_acl *acl;
+	unsigned acl_generation;       /* bumped on reload: invalidates session caches */
+	struct fyn_views *views;
+	struct fyn_sessions sessions;
+	struct fyn_pipeline *pipeline;
+	long long next_expiry_check_ms;
+};
+
+/* Callbacks, one file each. */
+int fyn_on_basic_auth(int event, void *event_data, void *userdata);
+int fyn_on_acl_check(int event, void *event_data, void *userdata);
+int fyn_on_message(int event, void *event_data, void *userdata);
+int fyn_on_tick(int event, void *event_data, void *userdata);
+int fyn_on_disconnect(int event, void *event_data, void *userdata);
+int fyn_on_reload(int event, void *event_data, void *userdata);
+
+/* Loads the ACL file and key file named in config, replacing the current
+ * ones only if both load. Returns 0 or -1 (logged with the reason). */
+int fyn_hub_load_policy(struct fyn_hub *hub);
+
+/* Publishes every completion the writer has finished. */
+void fyn_hub_drain_completions(struct fyn_hub *hub);
+
+/* Publishes an ack rejection to one client (broker thread). */
+void fyn_hub_reject(const char *client_id, const char *id, const char *code, const char *reason);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * job.c: allocation and ownership of jobs and completions (see job.h).
+ */
+#include "job.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envelope.h"
+
+struct fyn_job *fyn_job_new(const char *client_id, const char *id, json_t *element, long long deadline_ms)
+{
+	struct fyn_job *job = calloc(1, sizeof(*job));
+	if (!job || !(job->client_id = strdup(client_id))) {
+		free(job);
+		json_decref(element);
+		return NULL;
+	}
+	snprintf(job->id, sizeof(job->id), "%s", id);
+	job->element = element;
+	job->deadline_ms = deadline_ms;
+	return job;
+}
+
+void fyn_job_free(struct fyn_job *job)
+{
+	if (job) {
+		json_decref(job->element);
+		free(job->client_id);
+		free(job);
+	}
+}
+
+struct fyn_completion *fyn_completion_new(void)
+{
+	return calloc(1, sizeof(struct fyn_completion));
+}
+
+static int grow(struct fyn_completion *c)
+{
+	size_t capacity = c->message_capacity ? c->message_capacity * 2 : 4;
+	struct fyn_outgoing *messages = realloc(c->messages, capacity * sizeof(*messages));
+	if (!messages) {
+		return -1;
+	}
+	c->messages = messages;
+	c->message_capacity = capacity;
+	return 0;
+}
+
+int fyn_completion_add(struct fyn_completion *c, const char *client_id, char *topic, char *payload)
+{
+	struct fyn_outgoing *m;
+	char *client_copy = client_id ? strdup(client_id) : NULL;
+
+	if (!topic || !payload || (client_id && !client_copy)
+			|| (c->message_count == c->message_capacity && grow(c) != 0)) {
+		free(topic);
+		free(payload);
+		free(client_copy);
+		return -1;
+	}
+	m = &c->messages[c->message_count++];
+	m->client_id = client_copy;
+	m->topic = topic;
+	m->payload = payload;
+	return 0;
+}
+
+void fyn_completion_free(struct fyn_completion *c)
+{
+	if (!c) {
+		return;
+	}
+	for (size_t i = 0; i < c->message_count; i++) {
+		free(c->messages[i].client_id);
+		free(c->messages[i].topic);
+		free(c->messages[i].payload);
+	}
+	free(c->messages);
+	free(c->log_text);
+	free(c);
+}
+
+char *fyn_client_topic(const char *client_id, const char *kind)
+{
+	char *topic = NULL;
+	if (asprintf(&topic, "fynlo/v1/client/%s/%s", client_id, kind) < 0) {
+		return NULL;
+	}
+	return topic;
+}
+
+int fyn_completion_add_unavailable(struct fyn_completion *c, const struct fyn_job *job, const char *reason)
+{
+	return fyn_completion_add(c, job->client_id, fyn_client_topic(job->client_id, "ack"),
+			fyn_ack_rejected(job->id, "unavailable", reason));
+}

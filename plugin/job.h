@@ -1,0 +1,54 @@
+/*
+ * job.h: what travels between the broker thread and the writer thread.
+ *
+ * A job is one validated submission going to the store. An outgoing message
+ * is one publish the broker thread must make. A completion is the writer's
+ * answer to a batch: messages to publish and at most one log line, because
+ * only the broker thread may call mosquitto.
+ */
+#ifndef FYNSYNC_JOB_H
+#define FYNSYNC_JOB_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct fyn_job {
+	struct fyn_job *next;
+	char *client_id;        /* who gets the ack */
+	char id[80];            /* the submitted event id, for the ack */
+	json_t *element;        /* owned: the batch element (envelope + restaurant, created_by, client_id) */
+	long long deadline_ms;  /* monotonic: past it the answer is unavailable */
+	int attempts;           /* append calls that may have reached the store */
+};
+
+struct fyn_outgoing {
+	char *client_id;        /* NULL: to every subscriber */
+	char *topic;
+	char *payload;
+};
+
+struct fyn_completion {
+	struct fyn_completion *next;
+	struct fyn_outgoing *messages;
+	size_t message_count;
+	size_t message_capacity;
+	int log_level;          /* MOSQ_LOG_* value, used when log_text is set */
+	char *log_text;
+};
+
+/* Takes ownership of element. NULL on OOM (element is then freed). */
+struct fyn_job *fyn_job_new(const char *client_id, const char *id, json_t *element, long long deadline_ms);
+void fyn_job_free(struct fyn_job *job);
+
+struct fyn_completion *fyn_completion_new(void);
+/* Adds a message; takes ownership of topic and payload (freed on failure).
+ * client_id is copied. Returns 0 or -1 on OOM. */
+int fyn_completion_add(struct fyn_completion *c, const char *client_id, char *topic, char *payload);
+void fyn_completion_free(struct fyn_completion *c);
+
+/* The unavailable answer for a job the store could not take in time. */
+int fyn_completion_add_unavailable(struct fyn_completion *c, const struct fyn_job *job, const char *reason);
+
+char *fyn_client_topic(const char *client_id, const char *kind);   /* fynlo/v1/client/{cid}/{kind} */
+
+#endif

@@ -1,0 +1,491 @@
+/*
+ * pipeline.c: the writer thread (see pipeline.h for the contract).
+ *
+ * Locking: one mutex guards both queues, the views pointer and the stats;
+ * it is never held across a store call, so the broker thread only ever
+ * waits for a few pointer moves.
+ */
+#include "pipeline.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mosquitto.h>
+
+#include "batch.h"
+#include "envelope.h"
+#include "store.h"
+
+#define BACKOFF_FIRST_MS 50
+#define BACKOFF_MAX_MS 1000
+#define REWAKE_INTERVAL_MS 2
+#define TRANSIENT_RETRIES 5
+
+struct fyn_pipeline {
+	struct fyn_pipeline_config config;
+	char *conninfo;
+	struct fyn_store *store;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	bool stopping;
+	struct fyn_job *jobs_head, *jobs_tail;
+	size_t jobs_count;
+	struct fyn_completion *done_head, *done_tail;
+	struct fyn_views *views;
+	struct fyn_pipeline_stats stats;
+	bool store_was_down;     /* writer thread only: for logging transitions */
+};
+
+long long fyn_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void push_completion(struct fyn_pipeline *p, struct fyn_completion *c)
+{
+	pthread_mutex_lock(&p->lock);
+	if (p->done_tail) {
+		p->done_tail->next = c;
+	} else {
+		p->done_head = c;
+	}
+	p->done_tail = c;
+	pthread_mutex_unlock(&p->lock);
+	p->config.wake_broker();
+}
+
+static void push_log(struct fyn_pipeline *p, int level, const char *text)
+{
+	struct fyn_completion *c = fyn_completion_new();
+	if (c && (c->log_text = strdup(text))) {
+		c->log_level = level;
+		push_completion(p, c);
+	} else {
+		fyn_completion_free(c);
+	}
+}
+
+static void free_jobs(struct fyn_job **jobs, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		fyn_job_free(jobs[i]);
+	}
+}
+
+static void count_answers(struct fyn_pipeline *p, size_t appended, size_t unavailable)
+{
+	pthread_mutex_lock(&p->lock);
+	p->stats.appended_jobs += appended;
+	p->stats.unavailable_jobs += unavailable;
+	p->stats.accepted_batches += appended > 0;
+	p->stats.store_up = !p->store_was_down;
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void answer_unavailable(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count,
+		const char *reason)
+{
+	struct fyn_completion *c = fyn_completion_new();
+	for (size_t i = 0; c && i < count; i++) {
+		if (fyn_completion_add_unavailable(c, jobs[i], reason) != 0) {
+			break;
+		}
+	}
+	if (c) {
+		push_completion(p, c);
+	}
+	count_answers(p, 0, count);
+}
+
+static void note_store_down(struct fyn_pipeline *p, const char *err)
+{
+	char text[768];
+	if (p->store_was_down) {
+		return;
+	}
+	p->store_was_down = true;
+	count_answers(p, 0, 0);
+	snprintf(text, sizeof(text), "fynsync: PostgreSQL is unreachable (%s); submissions are "
+			"answered 'unavailable' until it is back. Check the server and plugin_opt_db_conninfo; "
+			"the hub reconnects by itself.", err);
+	push_log(p, MOSQ_LOG_ERR, text);
+}
+
+static void note_store_up(struct fyn_pipeline *p)
+{
+	if (p->store_was_down) {
+		p->store_was_down = false;
+		count_answers(p, 0, 0);
+		push_log(p, MOSQ_LOG_NOTICE, "fynsync: PostgreSQL is reachable again; accepting events.");
+	}
+}
+
+static struct fyn_views *current_views(struct fyn_pipeline *p)
+{
+	struct fyn_views *views;
+	pthread_mutex_lock(&p->lock);
+	views = fyn_views_ref(p->views);
+	pthread_mutex_unlock(&p->lock);
+	return views;
+}
+
+/* Sends the batch's answer to the broker thread. Returns false on OOM. */
+static bool deliver(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count,
+		const struct fyn_append_result *result)
+{
+	struct fyn_views *views = current_views(p);
+	struct fyn_completion *c = fyn_completion_new();
+	bool ok = c && fyn_batch_answer(jobs, count, result, views, c) == 0;
+
+	fyn_views_unref(views);
+	if (!ok) {
+		fyn_completion_free(c);
+		return false;
+	}
+	push_completion(p, c);
+	count_answers(p, count, 0);
+	return true;
+}
+
+static bool is_transient(const char *sqlstate)
+{
+	return strncmp(sqlstate, "40", 2) == 0 || strcmp(sqlstate, "55P03") == 0
+		|| strcmp(sqlstate, "57014") == 0 || strncmp(sqlstate, "53", 2) == 0;
+}
+
+static bool is_data_problem(const char *sqlstate)
+{
+	return strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0;
+}
+
+/* A single event the store refused for what it contains. */
+static void reject_refused(struct fyn_pipeline *p, struct fyn_job *job, const char *sqlstate,
+		const char *err)
+{
+	struct fyn_completion *c = fyn_completion_new();
+	char reason[512], text[768];
+
+	if (is_data_problem(sqlstate)) {
+		snprintf(reason, sizeof(reason), "the store refused this event: %s", err);
+		if (c && fyn_completion_add(c, job->client_id, fyn_client_topic(job->client_id, "ack"),
+				fyn_ack_rejected(job->id, "invalid", reason)) == 0) {
+			push_completion(p, c);
+		} else {
+			fyn_completion_free(c);
+		}
+		count_answers(p, 0, 0);
+		return;
+	}
+	fyn_completion_free(c);
+	snprintf(text, sizeof(text), "fynsync: the store failed to append event %s (SQLSTATE %s: %s); "
+			"answered 'unavailable'. Check the database schema and server log.", job->id, sqlstate, err);
+	push_log(p, MOSQ_LOG_ERR, text);
+	answer_unavailable(p, &job, 1, "the store failed; retry later");
+}
+
+static bool sleep_unless_stopping(struct fyn_pipeline *p, long long ms)
+{
+	struct timespec until;
+	bool stopping;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&p->lock);
+	while (!p->stopping && pthread_cond_timedwait(&p->changed, &p->lock, &until) != ETIMEDOUT) {
+	}
+	stopping = p->stopping;
+	pthread_mutex_unlock(&p->lock);
+	return !stopping;
+}
+
+static long long earliest_deadline(struct fyn_job **jobs, size_t count)
+{
+	long long earliest = jobs[0]->deadline_ms;
+	for (size_t i = 1; i < count; i++) {
+		if (jobs[i]->deadline_ms < earliest) {
+			earliest = jobs[i]->deadline_ms;
+		}
+	}
+	return earliest;
+}
+
+enum attempt_outcome { ATTEMPT_DONE, ATTEMPT_RETRY, ATTEMPT_SPLIT };
+
+/* One store call for the batch. */
+static enum attempt_outcome attempt(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count,
+		int *transient_failures)
+{
+	struct fyn_append_result result;
+	char err[512], sqlstate[6] = "";
+	char *text;
+	enum fyn_store_status status = fyn_store_connect(p->store, err, sizeof(err));
+
+	if (status == FYN_STORE_OK) {
+		if (!(text = fyn_batch_text(jobs, count))) {
+			return ATTEMPT_RETRY;
+		}
+		for (size_t i = 0; i < count; i++) {
+			jobs[i]->attempts++;
+		}
+		status = fyn_store_append(p->store, text, &result, sqlstate, err, sizeof(err));
+		free(text);
+	}
+	if (status == FYN_STORE_DOWN) {
+		note_store_down(p, err);
+		return ATTEMPT_RETRY;
+	}
+	note_store_up(p);
+	if (status == FYN_STORE_OK) {
+		bool delivered = deliver(p, jobs, count, &result);
+		fyn_append_result_clear(&result);
+		return delivered ? ATTEMPT_DONE : ATTEMPT_RETRY;
+	}
+	if (is_transient(sqlstate) && ++*transient_failures < TRANSIENT_RETRIES) {
+		return ATTEMPT_RETRY;
+	}
+	if (count > 1) {
+		return ATTEMPT_SPLIT;
+	}
+	reject_refused(p, jobs[0], sqlstate, err);
+	return ATTEMPT_DONE;
+}
+
+static void process_batch(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count);
+
+/* The database refused the batch as a whole: find the event it objects to
+ * by appending each alone, so the others still get through. */
+static void process_one_by_one(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		process_batch(p, &jobs[i], 1);
+	}
+}
+
+/* Answers every job in jobs exactly once and frees them. */
+static void process_batch(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count)
+{
+	long long backoff = BACKOFF_FIRST_MS;
+	int transient_failures = 0;
+
+	for (;;) {
+		enum attempt_outcome outcome = attempt(p, jobs, count, &transient_failures);
+		long long remaining = earliest_deadline(jobs, count) - fyn_now_ms();
+		if (outcome == ATTEMPT_DONE) {
+			break;
+		}
+		if (outcome == ATTEMPT_SPLIT) {
+			process_one_by_one(p, jobs, count);
+			return;
+		}
+		if (remaining <= 0 || !sleep_unless_stopping(p, backoff < remaining ? backoff : remaining)) {
+			answer_unavailable(p, jobs, count, "the event store is unavailable; retry with backoff");
+			break;
+		}
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+	}
+	free_jobs(jobs, count);
+}
+
+/* Takes up to max_batch jobs; called with the lock held. */
+static size_t take_batch(struct fyn_pipeline *p, struct fyn_job **jobs)
+{
+	size_t count = 0;
+	while (p->jobs_head && count < p->config.max_batch) {
+		jobs[count] = p->jobs_head;
+		p->jobs_head = p->jobs_head->next;
+		jobs[count++]->next = NULL;
+		p->jobs_count--;
+	}
+	if (!p->jobs_head) {
+		p->jobs_tail = NULL;
+	}
+	return count;
+}
+
+/* Waits for work; while completions sit undrained it re-wakes the broker,
+ * because a wake that lands just before the broker sleeps is lost. */
+static void wait_for_jobs(struct fyn_pipeline *p)
+{
+	while (!p->stopping && !p->jobs_head) {
+		if (p->done_head) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += REWAKE_INTERVAL_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			if (pthread_cond_timedwait(&p->changed, &p->lock, &until) == ETIMEDOUT && p->done_head) {
+				p->config.wake_broker();
+			}
+		} else {
+			pthread_cond_wait(&p->changed, &p->lock);
+		}
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct fyn_pipeline *p = arg;
+	struct fyn_job **jobs = calloc(p->config.max_batch, sizeof(*jobs));
+
+	if (!jobs) {
+		push_log(p, MOSQ_LOG_ERR, "fynsync: writer thread out of memory; no events will be stored.");
+		return NULL;
+	}
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		size_t count;
+		wait_for_jobs(p);
+		if (p->stopping) {
+			break;
+		}
+		count = take_batch(p, jobs);
+		pthread_mutex_unlock(&p->lock);
+		process_batch(p, jobs, count);
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	free(jobs);
+	return NULL;
+}
+
+static void free_pipeline(struct fyn_pipeline *p)
+{
+	fyn_store_free(p->store);
+	fyn_views_unref(p->views);
+	free(p->conninfo);
+	pthread_cond_destroy(&p->changed);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+struct fyn_pipeline *fyn_pipeline_start(const struct fyn_pipeline_config *config,
+		struct fyn_views *views, char *err, size_t errlen)
+{
+	struct fyn_pipeline *p = calloc(1, sizeof(*p));
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->config = *config;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->changed, NULL);
+	p->views = fyn_views_ref(views);
+	p->conninfo = strdup(config->conninfo);
+	p->store = p->conninfo ? fyn_store_new(p->conninfo) : NULL;
+	p->stats.store_up = true;
+	if (!p->store || config->max_batch == 0 || pthread_create(&p->thread, NULL, writer_main, p) != 0) {
+		snprintf(err, errlen, "cannot start the writer thread (out of memory or threads)");
+		free_pipeline(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void free_job_list(struct fyn_job *job)
+{
+	while (job) {
+		struct fyn_job *next = job->next;
+		fyn_job_free(job);
+		job = next;
+	}
+}
+
+void fyn_pipeline_stop(struct fyn_pipeline *p)
+{
+	struct fyn_completion *c;
+	if (!p) {
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	pthread_cond_broadcast(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	free_job_list(p->jobs_head);
+	for (c = p->done_head; c;) {
+		struct fyn_completion *next = c->next;
+		fyn_completion_free(c);
+		c = next;
+	}
+	free_pipeline(p);
+}
+
+int fyn_pipeline_submit(struct fyn_pipeline *p, struct fyn_job *job)
+{
+	int rc = -1;
+	pthread_mutex_lock(&p->lock);
+	if (p->jobs_count < p->config.max_queue) {
+		job->next = NULL;
+		if (p->jobs_tail) {
+			p->jobs_tail->next = job;
+		} else {
+			p->jobs_head = job;
+		}
+		p->jobs_tail = job;
+		p->jobs_count++;
+		pthread_cond_signal(&p->changed);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+struct fyn_completion *fyn_pipeline_take_completions(struct fyn_pipeline *p)
+{
+	struct fyn_completion *list;
+	pthread_mutex_lock(&p->lock);
+	list = p->done_head;
+	p->done_head = p->done_tail = NULL;
+	pthread_mutex_unlock(&p->lock);
+	return list;
+}
+
+struct fyn_job *fyn_pipeline_take_expired(struct fyn_pipeline *p, long long now_ms)
+{
+	struct fyn_job *expired = NULL, **tail = &expired;
+	pthread_mutex_lock(&p->lock);
+	while (p->jobs_head && p->jobs_head->deadline_ms <= now_ms) {
+		*tail = p->jobs_head;
+		p->jobs_head = p->jobs_head->next;
+		tail = &(*tail)->next;
+		*tail = NULL;
+		p->jobs_count--;
+	}
+	if (!p->jobs_head) {
+		p->jobs_tail = NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return expired;
+}
+
+void fyn_pipeline_set_views(struct fyn_pipeline *p, struct fyn_views *views)
+{
+	struct fyn_views *old;
+	pthread_mutex_lock(&p->lock);
+	old = p->views;
+	p->views = fyn_views_ref(views);
+	pthread_mutex_unlock(&p->lock);
+	fyn_views_unref(old);
+}
+
+void fyn_pipeline_stats(struct fyn_pipeline *p, struct fyn_pipeline_stats *out)
+{
+	pthread_mutex_lock(&p->lock);
+	*out = p->stats;
+	out->queued = p->jobs_count;
+	pthread_mutex_unlock(&p->lock);
+}

@@ -1,0 +1,58 @@
+/*
+ * pipeline.h: the writer thread and the two queues around it.
+ *
+ * The broker thread submits validated jobs into a bounded queue and never
+ * waits: when the queue is full the answer is `unavailable` at once. The
+ * writer thread takes everything queued (up to max_batch) as one batch, so
+ * commits group naturally under load, appends it in one store call, and
+ * queues a completion for the broker thread, which it then wakes. Jobs that
+ * cannot be committed before their deadline are answered `unavailable`:
+ * never dropped, never acknowledged before the commit.
+ */
+#ifndef FYNSYNC_PIPELINE_H
+#define FYNSYNC_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "job.h"
+#include "views.h"
+
+struct fyn_pipeline_config {
+	const char *conninfo;
+	size_t max_queue;        /* jobs waiting for the writer */
+	size_t max_batch;        /* jobs per store call */
+	void (*wake_broker)(void);  /* called by the writer after queueing a completion */
+};
+
+struct fyn_pipeline_stats {
+	size_t queued;
+	unsigned long long accepted_batches;
+	unsigned long long appended_jobs;
+	unsigned long long unavailable_jobs;
+	bool store_up;
+};
+
+struct fyn_pipeline;
+
+/* Starts the writer thread. views is referenced. NULL with err on failure. */
+struct fyn_pipeline *fyn_pipeline_start(const struct fyn_pipeline_config *config,
+		struct fyn_views *views, char *err, size_t errlen);
+/* Stops and joins the writer; jobs still queued are freed unanswered (their
+ * clients keep them in their outbox and resubmit). */
+void fyn_pipeline_stop(struct fyn_pipeline *p);
+
+/* Broker thread: hands job over. Returns 0, or -1 when the queue is full
+ * (the job is then still the caller's). */
+int fyn_pipeline_submit(struct fyn_pipeline *p, struct fyn_job *job);
+/* Broker thread: takes every completion queued so far (a list, oldest first). */
+struct fyn_completion *fyn_pipeline_take_completions(struct fyn_pipeline *p);
+/* Broker thread: takes queued jobs whose deadline has passed (oldest first). */
+struct fyn_job *fyn_pipeline_take_expired(struct fyn_pipeline *p, long long now_ms);
+/* Broker thread: views used for batches started from now on. */
+void fyn_pipeline_set_views(struct fyn_pipeline *p, struct fyn_views *views);
+void fyn_pipeline_stats(struct fyn_pipeline *p, struct fyn_pipeline_stats *out);
+
+long long fyn_now_ms(void);   /* monotonic clock */
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * plugin.c: mosquitto's entry points: load the configuration and policy,
+ * start the writer thread, register the callbacks; and the reverse.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include "hub.h"
+#include "wake.h"
+
+/* The build hides every symbol; only mosquitto's entry points are exported. */
+#define EXPORTED __attribute__((visibility("default")))
+
+struct callback {
+	int event;
+	MOSQ_FUNC_generic_callback function;
+};
+
+static const struct callback callbacks[] = {
+	{ MOSQ_EVT_BASIC_AUTH, fyn_on_basic_auth },
+	{ MOSQ_EVT_ACL_CHECK, fyn_on_acl_check },
+	{ MOSQ_EVT_MESSAGE, fyn_on_message },
+	{ MOSQ_EVT_TICK, fyn_on_tick },
+	{ MOSQ_EVT_DISCONNECT, fyn_on_disconnect },
+	{ MOSQ_EVT_RELOAD, fyn_on_reload },
+};
+#define CALLBACK_COUNT (sizeof(callbacks) / sizeof(callbacks[0]))
+
+EXPORTED int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
+{
+	for (int i = 0; i < supported_version_count; i++) {
+		if (supported_versions[i] == 5) {
+			return 5;
+		}
+	}
+	return -1;
+}
+
+static void free_hub(struct fyn_hub *hub)
+{
+	fyn_pipeline_stop(hub->pipeline);
+	fyn_sessions_clear(&hub->sessions);
+	fyn_views_unref(hub->views);
+	fyn_acl_free(hub->acl);
+	fyn_token_config_clear(&hub->tokens);
+	fyn_config_clear(&hub->config);
+	free(hub);
+}
+
+static int start_pipeline(struct fyn_hub *hub)
+{
+	char err[256];
+	struct fyn_pipeline_config pc = {
+		.conninfo = hub->config.db,
+		.max_queue = hub->config.max_queue,
+		.max_batch = hub->config.max_batch,
+		.wake_broker = fyn_wake_broker,
+	};
+	if (fyn_wake_init() != 0) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, "fynsync: cannot install the wake signal handler.");
+		return -1;
+	}
+	hub->pipeline = fyn_pipeline_start(&pc, hub->views, err, sizeof(err));
+	if (!hub->pipeline) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, "fynsync: %s.", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int register_callbacks(struct fyn_hub *hub)
+{
+	for (size_t i = 0; i < CALLBACK_COUNT; i++) {
+		if (mosquitto_callback_register(hub->plugin_id, callbacks[i].event,
+				callbacks[i].function, NULL, hub) != MOSQ_ERR_SUCCESS) {
+			mosquitto_log_printf(MOSQ_LOG_ERR, "fynsync: cannot register callback %d.", callbacks[i].event);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+EXPORTED int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
+		struct mosquitto_opt *options, int option_count)
+{
+	char err[512];
+	struct fyn_hub *hub = calloc(1, sizeof(*hub));
+
+	if (!hub) {
+		return MOSQ_ERR_NOMEM;
+	}
+	hub->plugin_id = identifier;
+	if (fyn_config_parse(options, option_count, &hub->config, err, sizeof(err)) != 0) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, "fynsync: %s. Fix mosquitto.conf and restart.", err);
+		free_hub(hub);
+		return MOSQ_ERR_INVAL;
+	}
+	if (fyn_hub_load_policy(hub) != 0 || start_pipeline(hub) != 0 || register_callbacks(hub) != 0) {
+		free_hub(hub);
+		return MOSQ_ERR_UNKNOWN;
+	}
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, "fynsync: ready (ACL %s, JWT %s, queue %zu, batch %zu).",
+			hub->config.acl_file, hub->config.jwt_alg, hub->config.max_queue, hub->config.max_batch);
+	*userdata = hub;
+	return MOSQ_ERR_SUCCESS;
+}
+
+EXPORTED int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count)
+{
+	struct fyn_hub *hub = userdata;
+	(void)options;
+	(void)option_count;
+	for (size_t i = 0; hub && i < CALLBACK_COUNT; i++) {
+		mosquitto_callback_unregister(hub->plugin_id, callbacks[i].event, callbacks[i].function, NULL);
+	}
+	if (hub) {
+		free_hub(hub);
+		fyn_wake_cleanup();
+	}
+	return MOSQ_ERR_SUCCESS;
+}

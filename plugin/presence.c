@@ -1,0 +1,64 @@
+/*
+ * presence.c: publishing and clearing retained presence (see presence.h).
+ */
+#include "presence.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+
+static void publish_presence(const char *rid, const char *client_id, const char *payload)
+{
+	char topic[256];
+	snprintf(topic, sizeof(topic), "fynlo/v1/presence/%s/%s", rid, client_id);
+	mosquitto_broker_publish_copy(NULL, topic, payload ? (int)strlen(payload) : 0, payload, 1, true, NULL);
+}
+
+/* Calls publish for every stream the session appears in. */
+static void for_each_stream(const struct fyn_session *session, const char *payload)
+{
+	if (session->claims.restaurant_count == 0) {
+		publish_presence("platform", session->client_id, payload);
+	}
+	for (size_t i = 0; i < session->claims.restaurant_count; i++) {
+		publish_presence(session->claims.restaurants[i], session->client_id, payload);
+	}
+}
+
+static void format_now(char *out, size_t outlen)
+{
+	struct timespec now;
+	struct tm utc;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &utc);
+	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", utc.tm_year + 1900, utc.tm_mon + 1,
+			utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, now.tv_nsec / 1000000);
+}
+
+void fyn_presence_announce(const struct fyn_session *session)
+{
+	char connected_at[40];
+	char *payload;
+	json_t *doc;
+
+	format_now(connected_at, sizeof(connected_at));
+	doc = json_pack("{s:s, s:s, s:s, s:s}", "client_id", session->client_id,
+			"role", fyn_role_name(session->claims.role), "sub", session->claims.sub,
+			"connected_at", connected_at);
+	payload = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (payload) {
+		for_each_stream(session, payload);
+		free(payload);
+	}
+}
+
+void fyn_presence_clear(const struct fyn_session *session)
+{
+	for_each_stream(session, NULL);
+}

@@ -1,0 +1,174 @@
+/*
+ * sessions.c: the table of connected clients (see sessions.h).
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* uthash would exit() on OOM; we want to fail the one operation instead. */
+static bool hash_add_failed;
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(obj) (hash_add_failed = true)
+
+#include "sessions.h"
+
+/* Enough for every topic a client normally receives, small enough that a
+ * client cycling through hostile topics cannot grow the hub. */
+#define READ_CACHE_MAX 256
+
+static void clear_read_cache(struct fyn_session *session)
+{
+	struct fyn_read_cache_entry *entry, *tmp;
+	HASH_ITER(hh, session->read_cache, entry, tmp) {
+		HASH_DEL(session->read_cache, entry);
+		free(entry);
+	}
+	session->read_cache_size = 0;
+}
+
+static void free_session(struct fyn_session *session)
+{
+	clear_read_cache(session);
+	fyn_claims_clear(&session->claims);
+	free(session->client_id);
+	free(session);
+}
+
+static void fill_identity(struct fyn_session *session)
+{
+	session->identity.sub = session->claims.sub;
+	session->identity.role = fyn_role_name(session->claims.role);
+	session->identity.client_id = session->client_id;
+	session->identity.restaurants = (const char *const *)session->claims.restaurants;
+	session->identity.restaurant_count = session->claims.restaurant_count;
+}
+
+void fyn_session_replace_claims(struct fyn_session *session, struct fyn_claims *claims)
+{
+	fyn_claims_clear(&session->claims);
+	session->claims = *claims;
+	memset(claims, 0, sizeof(*claims));
+	fill_identity(session);
+	clear_read_cache(session);
+}
+
+struct fyn_session *fyn_sessions_find(struct fyn_sessions *s, const void *client)
+{
+	struct fyn_session *session = NULL;
+	HASH_FIND(by_client, s->by_client, &client, sizeof(client), session);
+	return session;
+}
+
+static struct fyn_session *find_by_id(struct fyn_sessions *s, const char *client_id)
+{
+	struct fyn_session *session = NULL;
+	HASH_FIND(by_id, s->by_id, client_id, strlen(client_id), session);
+	return session;
+}
+
+bool fyn_session_is_current(struct fyn_sessions *s, const struct fyn_session *session)
+{
+	return find_by_id(s, session->client_id) == session;
+}
+
+void fyn_sessions_remove(struct fyn_sessions *s, struct fyn_session *session)
+{
+	HASH_DELETE(by_client, s->by_client, session);
+	if (fyn_session_is_current(s, session)) {
+		HASH_DELETE(by_id, s->by_id, session);
+	}
+	free_session(session);
+}
+
+static bool index_session(struct fyn_sessions *s, struct fyn_session *session)
+{
+	struct fyn_session *previous = find_by_id(s, session->client_id);
+
+	hash_add_failed = false;
+	HASH_ADD(by_client, s->by_client, client, sizeof(session->client), session);
+	if (hash_add_failed) {
+		return false;
+	}
+	if (previous) {
+		HASH_DELETE(by_id, s->by_id, previous);
+	}
+	HASH_ADD_KEYPTR(by_id, s->by_id, session->client_id, strlen(session->client_id), session);
+	if (hash_add_failed) {
+		HASH_DELETE(by_client, s->by_client, session);
+		if (previous) {
+			HASH_ADD_KEYPTR(by_id, s->by_id, previous->client_id, strlen(previous->client_id), previous);
+		}
+		return false;
+	}
+	return true;
+}
+
+struct fyn_session *fyn_sessions_put(struct fyn_sessions *s, const void *client,
+		const char *client_id, struct fyn_claims *claims)
+{
+	struct fyn_session *existing = fyn_sessions_find(s, client);
+	struct fyn_session *session = calloc(1, sizeof(*session));
+
+	if (!session || !(session->client_id = strdup(client_id))) {
+		free(session);
+		fyn_claims_clear(claims);
+		return NULL;
+	}
+	session->client = client;
+	session->claims = *claims;
+	memset(claims, 0, sizeof(*claims));
+	fill_identity(session);
+	if (existing) {
+		fyn_sessions_remove(s, existing);
+	}
+	if (!index_session(s, session)) {
+		free_session(session);
+		return NULL;
+	}
+	return session;
+}
+
+void fyn_sessions_clear(struct fyn_sessions *s)
+{
+	struct fyn_session *session, *tmp;
+	HASH_ITER(by_client, s->by_client, session, tmp) {
+		fyn_sessions_remove(s, session);
+	}
+}
+
+int fyn_session_cached_read(struct fyn_session *session, const char *topic, unsigned generation)
+{
+	struct fyn_read_cache_entry *entry = NULL;
+	if (session->read_cache_generation != generation) {
+		clear_read_cache(session);
+		session->read_cache_generation = generation;
+		return -1;
+	}
+	HASH_FIND_STR(session->read_cache, topic, entry);
+	return entry ? entry->allowed : -1;
+}
+
+void fyn_session_cache_read(struct fyn_session *session, const char *topic, bool allowed,
+		unsigned generation)
+{
+	size_t len = strlen(topic);
+	struct fyn_read_cache_entry *entry;
+
+	if (session->read_cache_generation != generation || session->read_cache_size >= READ_CACHE_MAX) {
+		clear_read_cache(session);
+		session->read_cache_generation = generation;
+	}
+	entry = malloc(sizeof(*entry) + len + 1);
+	if (!entry) {
+		return;   /* the cache is an optimisation; the caller has its answer */
+	}
+	memcpy(entry->topic, topic, len + 1);
+	entry->allowed = allowed;
+	hash_add_failed = false;
+	HASH_ADD(hh, session->read_cache, topic, len, entry);
+	if (hash_add_failed) {
+		free(entry);
+		return;
+	}
+	session->read_cache_size++;
+}

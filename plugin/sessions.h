@@ -1,0 +1,59 @@
+/*
+ * sessions.h: who each connected client is, from its verified token.
+ *
+ * Keyed by the mosquitto client pointer (unique while connected) and also
+ * by client id (the newest connection with that id), so that a session
+ * takeover does not clear the presence of the connection that took over.
+ * Each session caches read decisions for delivered topics; the cache is
+ * dropped when the ACL generation changes.
+ */
+#ifndef FYNSYNC_SESSIONS_H
+#define FYNSYNC_SESSIONS_H
+
+#include <stdbool.h>
+#include <uthash.h>
+
+#include "acl.h"
+#include "token.h"
+
+struct fyn_read_cache_entry {
+	UT_hash_handle hh;
+	bool allowed;
+	char topic[];
+};
+
+struct fyn_session {
+	UT_hash_handle by_client;
+	UT_hash_handle by_id;
+	const void *client;          /* struct mosquitto *, used as a key only */
+	char *client_id;
+	struct fyn_claims claims;
+	struct fyn_acl_identity identity;   /* views into claims, for the ACL */
+	struct fyn_read_cache_entry *read_cache;
+	unsigned read_cache_size;
+	unsigned read_cache_generation;
+};
+
+struct fyn_sessions {
+	struct fyn_session *by_client;
+	struct fyn_session *by_id;
+};
+
+/* Creates or replaces the session of client; takes ownership of claims
+ * (cleared on failure). NULL on OOM. */
+struct fyn_session *fyn_sessions_put(struct fyn_sessions *s, const void *client,
+		const char *client_id, struct fyn_claims *claims);
+/* Swaps in a refreshed token's claims (ownership moves) and forgets cached reads. */
+void fyn_session_replace_claims(struct fyn_session *session, struct fyn_claims *claims);
+struct fyn_session *fyn_sessions_find(struct fyn_sessions *s, const void *client);
+/* Is session the newest connection using its client id? */
+bool fyn_session_is_current(struct fyn_sessions *s, const struct fyn_session *session);
+void fyn_sessions_remove(struct fyn_sessions *s, struct fyn_session *session);
+void fyn_sessions_clear(struct fyn_sessions *s);
+
+/* Cached read decision: returns -1 when unknown, else 0/1. */
+int fyn_session_cached_read(struct fyn_session *session, const char *topic, unsigned generation);
+void fyn_session_cache_read(struct fyn_session *session, const char *topic, bool allowed,
+		unsigned generation);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * tick.c: MOSQ_EVT_TICK: the broker thread's regular work.
+ *
+ * Publishes what the writer finished (the writer's wake signal makes the
+ * tick come at once), answers `unavailable` for queued jobs past their
+ * deadline, and disconnects clients whose token has expired.
+ */
+#include <string.h>
+#include <time.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+
+#include "hub.h"
+#include "job.h"
+
+#define EXPIRY_CHECK_INTERVAL_MS 250
+
+static void publish_completion(const struct fyn_completion *c)
+{
+	if (c->log_text) {
+		mosquitto_log_printf(c->log_level, "%s", c->log_text);
+	}
+	for (size_t i = 0; i < c->message_count; i++) {
+		const struct fyn_outgoing *m = &c->messages[i];
+		mosquitto_broker_publish_copy(m->client_id, m->topic, (int)strlen(m->payload),
+				m->payload, 1, false, NULL);
+	}
+}
+
+void fyn_hub_drain_completions(struct fyn_hub *hub)
+{
+	struct fyn_completion *c = fyn_pipeline_take_completions(hub->pipeline);
+	while (c) {
+		struct fyn_completion *next = c->next;
+		publish_completion(c);
+		fyn_completion_free(c);
+		c = next;
+	}
+}
+
+static void answer_expired_jobs(struct fyn_hub *hub, long long now_ms)
+{
+	struct fyn_job *job = fyn_pipeline_take_expired(hub->pipeline, now_ms);
+	while (job) {
+		struct fyn_job *next = job->next;
+		fyn_hub_reject(job->client_id, job->id, "unavailable",
+				"the event store did not take the event in time; retry with backoff");
+		fyn_job_free(job);
+		job = next;
+	}
+}
+
+static void disconnect_expired_tokens(struct fyn_hub *hub)
+{
+	struct fyn_session *session, *tmp;
+	time_t now = time(NULL);
+
+	HASH_ITER(by_client, hub->sessions.by_client, session, tmp) {
+		if (now >= session->claims.exp + hub->tokens.leeway_s && fyn_session_is_current(&hub->sessions, session)) {
+			mosquitto_log_printf(MOSQ_LOG_NOTICE, "fynsync: disconnecting client '%s' (sub %s): its token "
+					"expired and was not refreshed on fynlo/v1/ctl/token.", session->client_id, session->claims.sub);
+			mosquitto_kick_client_by_clientid(session->client_id, false);
+		}
+	}
+}
+
+int fyn_on_tick(int event, void *event_data, void *userdata)
+{
+	struct fyn_hub *hub = userdata;
+	long long now_ms = fyn_now_ms();
+
+	(void)event;
+	(void)event_data;
+	fyn_hub_drain_completions(hub);
+	answer_expired_jobs(hub, now_ms);
+	if (now_ms >= hub->next_expiry_check_ms) {
+		hub->next_expiry_check_ms = now_ms + EXPIRY_CHECK_INTERVAL_MS;
+		disconnect_expired_tokens(hub);
+	}
+	return MOSQ_ERR_SUCCESS;
+}

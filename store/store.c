@@ -1,0 +1,216 @@
+/*
+ * store.c: one libpq connection and the calls the hub makes on it.
+ *
+ * Every call is a single round trip. The append is one statement, so it is
+ * its own transaction: the batch commits or nothing does.
+ */
+#include "store_internal.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fyn_store {
+	char *conninfo;
+	PGconn *conn;
+};
+
+/* Defaults a deployment rarely wants to change; the conninfo overrides them
+ * because it is expanded after them. statement_timeout and tcp_user_timeout
+ * bound how long a hung server can hold the writer thread. */
+static const char *const connect_keywords[] = {
+	"connect_timeout", "application_name", "tcp_user_timeout", "keepalives_idle",
+	"options", "dbname", NULL };
+
+struct fyn_store *fyn_store_new(const char *conninfo)
+{
+	struct fyn_store *store = calloc(1, sizeof(*store));
+	if (!store) {
+		return NULL;
+	}
+	store->conninfo = strdup(conninfo);
+	if (!store->conninfo) {
+		free(store);
+		return NULL;
+	}
+	return store;
+}
+
+static void disconnect(struct fyn_store *store)
+{
+	PQfinish(store->conn);
+	store->conn = NULL;
+}
+
+void fyn_store_free(struct fyn_store *store)
+{
+	if (store) {
+		disconnect(store);
+		free(store->conninfo);
+		free(store);
+	}
+}
+
+bool fyn_store_is_connected(const struct fyn_store *store)
+{
+	return store->conn && PQstatus(store->conn) == CONNECTION_OK;
+}
+
+static void copy_error(const char *message, char *err, size_t errlen)
+{
+	size_t len;
+	snprintf(err, errlen, "%s", message ? message : "unknown error");
+	len = strlen(err);
+	while (len > 0 && (err[len - 1] == '\n' || err[len - 1] == ' ')) {
+		err[--len] = '\0';
+	}
+}
+
+enum fyn_store_status fyn_store_connect(struct fyn_store *store, char *err, size_t errlen)
+{
+	const char *values[] = { "3", "fynsync", "5000", "10",
+		"-c statement_timeout=10000", store->conninfo, NULL };
+	enum fyn_store_status status;
+
+	if (fyn_store_is_connected(store)) {
+		return FYN_STORE_OK;
+	}
+	disconnect(store);
+	store->conn = PQconnectdbParams(connect_keywords, values, 1);
+	if (PQstatus(store->conn) != CONNECTION_OK) {
+		copy_error(PQerrorMessage(store->conn), err, errlen);
+		disconnect(store);
+		return FYN_STORE_DOWN;
+	}
+	status = fyn_store_migrate(store, err, errlen);
+	if (status != FYN_STORE_OK) {
+		disconnect(store);
+	}
+	return status;
+}
+
+/* Turns a failed result into a status: DOWN when the connection is gone. */
+static enum fyn_store_status classify_failure(struct fyn_store *store, PGresult *res,
+		char sqlstate[6], char *err, size_t errlen)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	copy_error(res && PQresultErrorMessage(res)[0] ? PQresultErrorMessage(res)
+			: PQerrorMessage(store->conn), err, errlen);
+	if (sqlstate) {
+		snprintf(sqlstate, 6, "%s", state ? state : "");
+	}
+	if (PQstatus(store->conn) != CONNECTION_OK) {
+		disconnect(store);
+		return FYN_STORE_DOWN;
+	}
+	return FYN_STORE_REFUSED;
+}
+
+static char *copy_value(const PGresult *res, int row, int column)
+{
+	return PQgetisnull(res, row, column) ? NULL : strdup(PQgetvalue(res, row, column));
+}
+
+static bool copy_row(const PGresult *res, int row, struct fyn_append_row *out)
+{
+	out->idx = PQgetisnull(res, row, 0) ? -1 : atoi(PQgetvalue(res, row, 0));
+	out->status = copy_value(res, row, 1);
+	out->code = copy_value(res, row, 2);
+	out->reason = copy_value(res, row, 3);
+	out->restaurant = copy_value(res, row, 4);
+	out->seq = PQgetisnull(res, row, 5) ? 0 : atoll(PQgetvalue(res, row, 5));
+	out->event = copy_value(res, row, 6);
+	return out->status != NULL
+		&& (PQgetisnull(res, row, 2) || out->code)
+		&& (PQgetisnull(res, row, 3) || out->reason)
+		&& (PQgetisnull(res, row, 4) || out->restaurant)
+		&& (PQgetisnull(res, row, 6) || out->event);
+}
+
+static bool copy_rows(const PGresult *res, struct fyn_append_result *result)
+{
+	int count = PQntuples(res);
+	result->rows = calloc(count > 0 ? (size_t)count : 1, sizeof(*result->rows));
+	if (!result->rows) {
+		return false;
+	}
+	for (int row = 0; row < count; row++) {
+		result->count++;
+		if (!copy_row(res, row, &result->rows[row])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+enum fyn_store_status fyn_store_append(struct fyn_store *store, const char *batch_json,
+		struct fyn_append_result *result, char sqlstate[6], char *err, size_t errlen)
+{
+	static const char sql[] = "SELECT idx, status, code, reason, restaurant, seq, event::text "
+		"FROM fynsync_append($1::jsonb)";
+	const char *params[] = { batch_json };
+	PGresult *res;
+	enum fyn_store_status status = FYN_STORE_OK;
+
+	memset(result, 0, sizeof(*result));
+	if (!fyn_store_is_connected(store)) {
+		copy_error("not connected", err, errlen);
+		return FYN_STORE_DOWN;
+	}
+	res = PQexecParams(store->conn, sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		status = classify_failure(store, res, sqlstate, err, errlen);
+	} else if (!copy_rows(res, result)) {
+		fyn_append_result_clear(result);
+		copy_error("out of memory reading the store's answer", err, errlen);
+		status = FYN_STORE_REFUSED;
+	}
+	PQclear(res);
+	return status;
+}
+
+void fyn_append_result_clear(struct fyn_append_result *result)
+{
+	for (size_t i = 0; i < result->count; i++) {
+		struct fyn_append_row *row = &result->rows[i];
+		free(row->status);
+		free(row->code);
+		free(row->reason);
+		free(row->restaurant);
+		free(row->event);
+	}
+	free(result->rows);
+	memset(result, 0, sizeof(*result));
+}
+
+enum fyn_store_status fyn_store_query_text(struct fyn_store *store, const char *sql,
+		int nparams, const char *const *params, char **out, char *err, size_t errlen)
+{
+	PGresult *res;
+	enum fyn_store_status status = FYN_STORE_OK;
+
+	*out = NULL;
+	if (!fyn_store_is_connected(store)) {
+		copy_error("not connected", err, errlen);
+		return FYN_STORE_DOWN;
+	}
+	res = PQexecParams(store->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK) {
+		status = classify_failure(store, res, NULL, err, errlen);
+	} else if (PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0)) {
+		*out = strdup(PQgetvalue(res, 0, 0));
+		if (!*out) {
+			copy_error("out of memory", err, errlen);
+			status = FYN_STORE_REFUSED;
+		}
+	}
+	PQclear(res);
+	return status;
+}
+
+/* The raw connection, for migrate.c. */
+PGconn *fyn_store_connection(struct fyn_store *store)
+{
+	return store->conn;
+}

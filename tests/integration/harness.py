@@ -1,0 +1,347 @@
+"""Real components for integration tests: a throwaway PostgreSQL 15 cluster,
+a mosquitto broker with the fynsync plugin, token minting and MQTT clients.
+
+Everything runs on free loopback ports found at run time and is stopped by
+the fixtures. As root, PostgreSQL and mosquitto run as the unprivileged
+`fynsync` user (PostgreSQL refuses root)."""
+
+import json
+import os
+import pwd
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import jwt
+import paho.mqtt.client as mqtt
+import psycopg2
+
+SOURCE_DIR = os.environ.get("FYNSYNC_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+PLUGIN = os.environ.get("FYNSYNC_PLUGIN", os.path.join(SOURCE_DIR, "build", "plugin", "fynsync.so"))
+PG_BIN = "/usr/lib/postgresql/15/bin"
+SERVICE_USER = "fynsync"
+DEFAULT_ACL = os.path.join(SOURCE_DIR, "acl", "fynsync.acl")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _is_root():
+    return os.geteuid() == 0
+
+
+def _ensure_service_user():
+    if not _is_root():
+        return
+    try:
+        pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--home-dir", "/nonexistent", "--no-create-home",
+                        "--shell", "/usr/sbin/nologin", SERVICE_USER], check=True)
+
+
+def _as_service_user(argv):
+    return ["runuser", "-u", SERVICE_USER, "--"] + argv if _is_root() else argv
+
+
+def _chown(path):
+    if _is_root():
+        shutil.chown(path, SERVICE_USER, SERVICE_USER)
+
+
+def _wait_port(port, timeout, alive=lambda: True):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not alive():
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Postgres:
+    """A private PostgreSQL cluster in a temporary directory."""
+
+    def __init__(self):
+        _ensure_service_user()
+        self.dir = tempfile.mkdtemp(prefix="fynsync-pg-")
+        os.chmod(self.dir, 0o755)
+        _chown(self.dir)
+        self.data = os.path.join(self.dir, "data")
+        self.port = free_port()
+        subprocess.run(_as_service_user([PG_BIN + "/initdb", "-D", self.data, "-U", "fynsync",
+                                         "--auth=trust", "-E", "UTF8"]),
+                       check=True, stdout=subprocess.DEVNULL)
+        self.start()
+        subprocess.run(_as_service_user([PG_BIN + "/createdb", "-h", "127.0.0.1", "-p", str(self.port),
+                                         "-U", "fynsync", "fynsync"]), check=True)
+
+    @property
+    def conninfo(self):
+        return f"host=127.0.0.1 port={self.port} dbname=fynsync user=fynsync"
+
+    def start(self):
+        subprocess.run(_as_service_user([
+            PG_BIN + "/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "postgres.log"), "-w", "-t", "60",
+            "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                  f"-c max_connections=50 -c shared_buffers=64MB",
+            "start"]), check=True, stdout=subprocess.DEVNULL)
+
+    def stop(self, mode="fast"):
+        subprocess.run(_as_service_user([PG_BIN + "/pg_ctl", "-D", self.data, "-m", mode, "-w", "stop"]),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def connect(self):
+        conn = psycopg2.connect(self.conninfo)
+        conn.autocommit = True
+        return conn
+
+    def query(self, sql, *params):
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            rows = cur.fetchall() if cur.description else []
+        conn.close()
+        return rows
+
+    def destroy(self):
+        self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Broker:
+    """mosquitto with the fynsync plugin, configured like mosquitto.conf."""
+
+    def __init__(self, postgres, options=None, acl_file=DEFAULT_ACL, secret=None):
+        _ensure_service_user()
+        self.postgres = postgres
+        self.dir = tempfile.mkdtemp(prefix="fynsync-broker-")
+        os.chmod(self.dir, 0o755)
+        self.secret = secret or os.urandom(32).hex()
+        self.secret_file = os.path.join(self.dir, "jwt.secret")
+        with open(self.secret_file, "w") as f:
+            f.write(self.secret)
+        self.acl_file = acl_file
+        self.options = options or {}
+        self.port = free_port()
+        self.ws_port = free_port()
+        self.log = os.path.join(self.dir, "mosquitto.log")
+        self.process = None
+        for path in (self.dir, self.secret_file):
+            _chown(path)
+        self.start()
+
+    def _config(self):
+        options = {
+            "db_conninfo": self.postgres.conninfo,
+            "jwt_alg": "HS256",
+            "jwt_key_file": self.secret_file,
+            "acl_file": self.acl_file,
+        }
+        options.update(self.options)
+        lines = [
+            "per_listener_settings false", "allow_anonymous false", "persistence false",
+            "max_queued_messages 100000", "set_tcp_nodelay true",
+            f"listener {self.port} 127.0.0.1", "protocol mqtt",
+            f"listener {self.ws_port} 127.0.0.1", "protocol websockets",
+            "log_type error", "log_type warning", "log_type notice", "log_type information",
+            f"plugin {PLUGIN}",
+        ] + [f"plugin_opt_{k} {v}" for k, v in options.items()]
+        path = os.path.join(self.dir, "mosquitto.conf")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        _chown(path)
+        return path
+
+    def _environment(self):
+        env = dict(os.environ)
+        if os.environ.get("FYNSYNC_SANITIZE") == "1":
+            libasan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+            env["LD_PRELOAD"] = libasan
+            env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"
+            env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+        return env
+
+    def start(self):
+        config = self._config()
+        log = open(self.log, "a")
+        self.process = subprocess.Popen(_as_service_user(["/usr/sbin/mosquitto", "-c", config]),
+                                        stdout=log, stderr=subprocess.STDOUT, env=self._environment(),
+                                        start_new_session=True)
+        log.close()
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("broker exited while starting:\n" + self.read_log())
+            if "fynsync: ready" in self.read_log() and _wait_port(self.port, 0.2):
+                return
+            time.sleep(0.05)
+        raise RuntimeError("broker did not start:\n" + self.read_log())
+
+    def read_log(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def signal(self, signum):
+        os.killpg(self.process.pid, signum)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.signal(signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.signal(signal.SIGKILL)
+                self.process.wait(10)
+        rc = self.process.returncode if self.process else 0
+        self.process = None
+        return rc
+
+    def kill9(self):
+        self.signal(signal.SIGKILL)
+        self.process.wait(10)
+        self.process = None
+
+    def assert_clean_exit(self):
+        rc = self.stop()
+        log = self.read_log()
+        assert "AddressSanitizer" not in log and "runtime error" not in log, log
+        assert rc == 0, f"broker exited with {rc}:\n{log[-4000:]}"
+
+    def destroy(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def token(self, role="staff", restaurants=("r1",), sub=None, ttl=3600, **claims):
+        now = int(time.time())
+        payload = {"sub": sub or f"{role}-user", "role": role, "exp": now + ttl, "iat": now}
+        if restaurants is not None:
+            payload["restaurants"] = list(restaurants)
+        payload.update(claims)
+        return jwt.encode(payload, self.secret, algorithm="HS256")
+
+    def client(self, role="staff", restaurants=("r1",), sub=None, client_id=None, version=5, **kwargs):
+        sub = sub or f"{role}-user"
+        c = Client(self.port, client_id or f"{role}-{uuid.uuid4().hex[:8]}", version=version, **kwargs)
+        c.connect(sub, self.token(role, restaurants, sub))
+        return c
+
+
+class Client:
+    """A paho MQTT client that collects every message into a queue."""
+
+    def __init__(self, port, client_id, version=5, clean=True, transport="tcp"):
+        self.port = port
+        self.client_id = client_id
+        self.version = version
+        self.clean = clean
+        protocol = mqtt.MQTTv5 if version == 5 else mqtt.MQTTv311
+        kwargs = {"clean_session": clean} if version != 5 else {}
+        self.mqtt = mqtt.Client(client_id=client_id, protocol=protocol, transport=transport, **kwargs)
+        self.messages = queue.Queue()
+        self.connack = queue.Queue()
+        self.disconnects = queue.Queue()
+        self.subacks = queue.Queue()
+        self.mqtt.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload, m.retain))
+        self.mqtt.on_connect = self._on_connect
+        self.mqtt.on_disconnect = self._on_disconnect
+        self.mqtt.on_subscribe = self._on_subscribe
+
+    def _on_connect(self, client, userdata, flags, rc, properties=None):
+        self.connack.put(rc if isinstance(rc, int) else rc.value)
+
+    def _on_disconnect(self, client, userdata, rc, properties=None):
+        self.disconnects.put(rc if isinstance(rc, int) else getattr(rc, "value", rc))
+
+    def _on_subscribe(self, client, userdata, mid, granted, properties=None):
+        codes = [g if isinstance(g, int) else g.value for g in granted]
+        self.subacks.put(codes)
+
+    def connect(self, username, password, expect_ok=True, timeout=5):
+        self.mqtt.username_pw_set(username, password)
+        if self.version == 5:
+            from paho.mqtt.properties import Properties
+            from paho.mqtt.packettypes import PacketTypes
+            props = Properties(PacketTypes.CONNECT)
+            if not self.clean:
+                props.SessionExpiryInterval = 3600
+            self.mqtt.connect("127.0.0.1", self.port, keepalive=30, clean_start=self.clean, properties=props)
+        else:
+            self.mqtt.connect("127.0.0.1", self.port, keepalive=30)
+        self.mqtt.loop_start()
+        rc = self.connack.get(timeout=timeout)
+        if expect_ok:
+            assert rc == 0, f"CONNACK {rc}"
+        return rc
+
+    def subscribe(self, topic, qos=1, timeout=5):
+        self.mqtt.subscribe(topic, qos)
+        return self.subacks.get(timeout=timeout)
+
+    def publish(self, topic, payload, qos=1, retain=False):
+        if isinstance(payload, (dict, list)):
+            payload = json.dumps(payload)
+        return self.mqtt.publish(topic, payload, qos=qos, retain=retain)
+
+    def next_message(self, timeout=5, topic_filter=None):
+        deadline = time.time() + timeout
+        while True:
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                raise TimeoutError(f"no message within {timeout}s")
+            topic, payload, retain = self.messages.get(timeout=remaining)
+            if topic_filter is None or mqtt.topic_matches_sub(topic_filter, topic):
+                return topic, payload, retain
+
+    def drain(self, quiet=0.3):
+        out = []
+        while True:
+            try:
+                out.append(self.messages.get(timeout=quiet))
+            except queue.Empty:
+                return out
+
+    def ack_for(self, event_id, timeout=10):
+        topic_filter = f"fynlo/v1/client/{self.client_id}/ack"
+        deadline = time.time() + timeout
+        while True:
+            _, payload, _ = self.next_message(max(0.01, deadline - time.time()), topic_filter)
+            ack = json.loads(payload)
+            if ack.get("id") == event_id:
+                return ack
+
+    def submit(self, rid, event, timeout=10):
+        domain, action = event["event_type"].split(".", 1)
+        self.publish(f"fynlo/v1/in/{rid}/{domain}/{action}", event)
+        return self.ack_for(event["id"], timeout)
+
+    def close(self):
+        self.mqtt.disconnect()
+        self.mqtt.loop_stop()
+
+
+def event(event_type="order.created", aggregate_id=None, payload=None, **fields):
+    e = {
+        "id": str(uuid.uuid4()),
+        "aggregate_id": aggregate_id or f"order-{uuid.uuid4().hex[:8]}",
+        "event_type": event_type,
+        "payload": payload if payload is not None else {"status": "open", "total": 1250,
+                                                        "items": [{"item_id": "burger", "qty": 1, "price": 1250, "cost": 410}]},
+        "metadata": {"device": "till-2"},
+        "created_at": "2026-11-28T12:00:00.123Z",
+    }
+    e.update(fields)
+    return e
