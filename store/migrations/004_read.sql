@@ -13,7 +13,7 @@ LANGUAGE sql STABLE AS $$
       FROM events e
      WHERE e.restaurant = stream AND e.seq > after_seq
      ORDER BY e.seq
-     LIMIT greatest(max_rows, 0)
+     LIMIT CASE WHEN max_rows IS NULL THEN NULL ELSE greatest(max_rows, 0) END
 $$;
 
 -- The projections of one stream as one JSON document:
