@@ -45,8 +45,10 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         WHEN coalesce(jsonb_typeof(el->'correlation_id'), 'null') <> 'null'
              AND NOT (jsonb_typeof(el->'correlation_id') = 'string' AND fynsync_is_uuid(el->>'correlation_id'))
             THEN 'correlation_id must be a UUID string or null'
-        WHEN coalesce(jsonb_typeof(el->'created_at'), 'null') NOT IN ('string', 'null')
-            THEN 'created_at must be an RFC 3339 timestamp string or null'
+        WHEN coalesce(jsonb_typeof(el->'created_at'), 'null') <> 'null'
+             AND NOT (jsonb_typeof(el->'created_at') = 'string'
+                      AND el->>'created_at' ~ '^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$')
+            THEN 'created_at must be an RFC 3339 timestamp (e.g. 2026-11-28T12:00:00.123Z) or null'
         WHEN coalesce(jsonb_typeof(el->'client_id'), 'null') NOT IN ('string', 'null')
             THEN 'client_id must be a string or null'
     END

@@ -85,12 +85,15 @@ BEGIN
         jsonb_build_object('restaurant', 'r1', 'id', 'not-a-uuid', 'created_by', 'a', 'aggregate_id', 'x',
                            'event_type', 'note.added', 'payload', '{}'::jsonb),
         t_el('r1', 'note.added', 'x', '[1]'),
-        t_el('r1', 'note.added', 'x', '{}')));
+        t_el('r1', 'note.added', 'x', '{}', p_created_at => 'yesterday'),
+        t_el('r1', 'note.added', 'x', '{}', p_created_at => '2026-11-28T13:00:00+01:00')));
     PERFORM t_eq(rows->0->>'code', 'invalid', 'bad uuid');
     PERFORM t_eq(rows->0->>'reason', 'id must be a UUID string', 'bad uuid reason');
     PERFORM t_eq(rows->1->>'code', 'invalid', 'payload not an object');
-    PERFORM t_eq(rows->2->>'status', 'accepted', 'good element after bad ones');
-    PERFORM t_eq(rows->2->'seq', '4'::jsonb, 'bad elements consumed no seq');
+    PERFORM t_eq(rows->2->>'code', 'invalid', 'created_at not RFC 3339');
+    PERFORM t_eq(rows->3->>'status', 'accepted', 'good element after bad ones');
+    PERFORM t_eq(rows->3->'seq', '4'::jsonb, 'bad elements consumed no seq');
+    PERFORM t_eq(rows->3->'event'->>'created_at', '2026-11-28T12:00:00.000Z', 'offset converted to UTC');
 END
 $$;
 
