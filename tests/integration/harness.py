@@ -175,9 +175,10 @@ class Broker:
     def start(self):
         config = self._config()
         log = open(self.log, "a")
-        self.process = subprocess.Popen(_as_service_user(["/usr/sbin/mosquitto", "-c", config]),
-                                        stdout=log, stderr=subprocess.STDOUT, env=self._environment(),
-                                        start_new_session=True)
+        user = {"user": SERVICE_USER, "group": SERVICE_USER, "extra_groups": []} if _is_root() else {}
+        self.process = subprocess.Popen(["/usr/sbin/mosquitto", "-c", config], stdout=log,
+                                        stderr=subprocess.STDOUT, env=self._environment(),
+                                        start_new_session=True, **user)
         log.close()
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -196,7 +197,7 @@ class Broker:
             return ""
 
     def signal(self, signum):
-        os.killpg(self.process.pid, signum)
+        self.process.send_signal(signum)
 
     def stop(self):
         if self.process and self.process.poll() is None:
