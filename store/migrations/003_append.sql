@@ -19,7 +19,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION fynsync_is_uuid(t text) RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT coalesce(t ~* '^\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$', false)
+    SELECT coalesce(t ~* '^[{]?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}[}]?$', false)
 $$;
 
 -- Reason the element cannot even be considered, or NULL.
@@ -47,7 +47,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
             THEN 'correlation_id must be a UUID string or null'
         WHEN coalesce(jsonb_typeof(el->'created_at'), 'null') <> 'null'
              AND NOT (jsonb_typeof(el->'created_at') = 'string'
-                      AND el->>'created_at' ~ '^\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$')
+                      AND el->>'created_at' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$')
             THEN 'created_at must be an RFC 3339 timestamp (e.g. 2026-11-28T12:00:00.123Z) or null'
         WHEN coalesce(jsonb_typeof(el->'client_id'), 'null') NOT IN ('string', 'null')
             THEN 'client_id must be a string or null'

@@ -123,6 +123,23 @@ if [[ -z "$filter" || "migrations" == *"$filter"* ]]; then
 		&& pass "migrations: $total applied once, nothing on the second run" \
 		|| fail "migrations: runner (first run applied ${n1:-?}, second ${n2:-?}, expected $total and 0)"
 
+	# What the C runner needs of the files: NNN_name.sql with distinct
+	# versions, no transaction control, no psql meta-commands, no
+	# schema_migrations (the runner owns it).
+	lint=""
+	dups=$(ls "$migrations" | grep -E '^[0-9]{3}_' | cut -c1-3 | sort | uniq -d)
+	[[ -z "$dups" ]] || lint+="duplicate versions: $dups; "
+	bad_names=$(ls "$migrations" | grep -vE '^[0-9]{3}_[a-z0-9_]+\.sql$' || true)
+	[[ -z "$bad_names" ]] || lint+="badly named: $bad_names; "
+	tx=$(grep -niE '^[[:space:]]*(BEGIN|COMMIT|ROLLBACK|START TRANSACTION|END)[[:space:]]*;' "$migrations"/*.sql || true)
+	[[ -z "$tx" ]] || lint+="transaction control: $tx; "
+	meta=$(grep -nE '^[[:space:]]*\\' "$migrations"/*.sql || true)
+	[[ -z "$meta" ]] || lint+="psql meta-commands: $meta; "
+	sm=$(grep -nil 'schema_migrations' "$migrations"/*.sql || true)
+	[[ -z "$sm" ]] || lint+="mentions schema_migrations: $sm; "
+	[[ -z "$lint" ]] && pass "migrations: file names and content fit the C runner" \
+		|| { echo "    $lint"; fail "migrations: file names and content fit the C runner"; }
+
 	# Defensive: executing every file again, without the runner's skip, works.
 	psql_q -c "CREATE DATABASE fynsync_rerun" >/dev/null
 	if ( migrate fynsync_rerun >/dev/null && for f in "$migrations"/[0-9][0-9][0-9]_*.sql; do
