@@ -191,10 +191,29 @@ BEGIN
         v_r := el->>'restaurant';
 
         -- Idempotency: a known id gets its original outcome.
-        SELECT x.restaurant, x.seq INTO v_code, v_seq FROM events x WHERE x.id = v_id;
+        SELECT x.* INTO v_ev FROM events x WHERE x.id = v_id;
         IF FOUND THEN
-            IF v_code = v_r THEN
-                status := 'accepted'; seq := v_seq;
+            IF v_ev.restaurant = v_r THEN
+                status := 'accepted'; seq := v_ev.seq;
+                -- "retry": true marks an element an earlier attempt may have
+                -- committed without the caller seeing the answer: hand the
+                -- stored event, and the events generated right after it,
+                -- back for fan-out (clients drop a seq they already have).
+                IF el->'retry' = 'true'::jsonb THEN
+                    event := fynsync_event_json(v_ev);
+                    RETURN NEXT;
+                    FOR v_gen IN
+                        SELECT g.* FROM events g
+                         WHERE g.restaurant = v_r AND g.seq > v_ev.seq AND g.seq <= v_ev.seq + 16
+                           AND g.created_by = 'hub' AND g.metadata->>'cause' = v_id::text
+                         ORDER BY g.seq
+                    LOOP
+                        idx := NULL; status := 'generated';
+                        seq := v_gen.seq; event := fynsync_event_json(v_gen);
+                        RETURN NEXT;
+                    END LOOP;
+                    CONTINUE;
+                END IF;
             ELSE
                 code := 'conflict';
                 reason := format('id %s was already used for another event', v_id);
