@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_FILE_BYTES (16u * 1024u * 1024u)
+#define MAX_FILE_BYTES ((size_t)16 * 1024 * 1024)
 
 static int line_of_offset(const char *text, size_t offset)
 {

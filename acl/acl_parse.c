@@ -274,6 +274,8 @@ static int parse_lines(struct parser *p, const char *text)
 struct fyn_acl *fyn_acl_load_string(const char *text, const char *name, char *err, size_t errlen)
 {
 	struct parser p = { .name = name != NULL ? name : "(string)", .err = err, .errlen = errlen };
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
 	if (text == NULL) {
 		fail(&p, "no text to parse");
 		return NULL;

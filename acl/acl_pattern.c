@@ -29,8 +29,11 @@ static int classify_placeholder(struct fyn_level *level, const char *percent,
 	static const struct { char letter; enum fyn_level_kind kind; } known[] = {
 		{ 'r', FYN_LEVEL_RESTAURANT }, { 'u', FYN_LEVEL_SUB }, { 'c', FYN_LEVEL_CLIENT },
 	};
-	char letter = percent + 1 < level->text + level->len ? percent[1] : '\0';
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+	bool has_letter = percent + 1 < level->text + level->len;
+	char letter = '%';
+	if (has_letter)
+		letter = percent[1];
+	for (size_t i = 0; has_letter && i < sizeof(known) / sizeof(known[0]); i++) {
 		if (letter != known[i].letter)
 			continue;
 		if (level->len != 2) {
@@ -41,7 +44,7 @@ static int classify_placeholder(struct fyn_level *level, const char *percent,
 		level->kind = known[i].kind;
 		return 0;
 	}
-	if (letter == '\0')
+	if (!has_letter)
 		snprintf(problem, problemlen, "unknown placeholder '%%' (use %%r, %%u or %%c)");
 	else
 		snprintf(problem, problemlen, "unknown placeholder '%%%c' (use %%r, %%u or %%c)", letter);

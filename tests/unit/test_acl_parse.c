@@ -101,16 +101,17 @@ static void every_error_names_file_line_and_problem(void **state)
 	}
 }
 
-/* "role staff\n# " then a comment of comment_len characters on line 2. */
+/* "role staff" then, on line 2, a comment line_len characters long. */
 static char *file_with_long_line(size_t line_len)
 {
-	const char *head = "role staff\n";
-	char *text = malloc(strlen(head) + line_len + 1);
+	static const char head[] = "role staff\n";
+	size_t head_len = sizeof(head) - 1;
+	char *text = malloc(head_len + line_len + 1);
 	assert_non_null(text);
-	strcpy(text, head);
-	memset(text + strlen(head), 'x', line_len);
-	text[strlen(head)] = '#';
-	text[strlen(head) + line_len] = '\0';
+	memcpy(text, head, head_len);
+	memset(text + head_len, 'x', line_len);
+	text[head_len] = '#';
+	text[head_len + line_len] = '\0';
 	return text;
 }
 
