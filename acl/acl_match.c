@@ -41,24 +41,19 @@ static const char *safe_restaurant_or_null(const char *rid)
 	return value_is_safe(rid) && strcmp(rid, "platform") != 0 ? rid : NULL;
 }
 
-/* Where the first levels of a concrete topic are; NULL for wildcard filters. */
+/* Where the first levels of a concrete topic are; NULL for wildcard filters.
+ * Rule keys lie within FYN_ACL_OUTLINE_DEPTH, so deeper levels never matter. */
 struct outline {
 	const char *text[FYN_ACL_OUTLINE_DEPTH];
 	size_t len[FYN_ACL_OUTLINE_DEPTH];
 	size_t count;
-	bool truncated;     /* the topic has more levels than were outlined */
 };
 
 static void outline_topic(const char *topic, struct outline *out)
 {
 	const char *start = topic;
 	out->count = 0;
-	out->truncated = false;
-	while (start != NULL) {
-		if (out->count == FYN_ACL_OUTLINE_DEPTH) {
-			out->truncated = true;
-			return;
-		}
+	while (start != NULL && out->count < FYN_ACL_OUTLINE_DEPTH) {
 		const char *slash = strchr(start, '/');
 		out->text[out->count] = start;
 		out->len[out->count] = slash != NULL ? (size_t)(slash - start) : strlen(start);
@@ -67,14 +62,15 @@ static void outline_topic(const char *topic, struct outline *out)
 	}
 }
 
-/* True when the topic certainly does not match pattern: its key level differs. */
+/* True when the topic certainly does not match pattern: it has no level at
+ * the pattern's key depth, or a different one. */
 static bool outline_rules_out(const struct outline *topic, const struct fyn_pattern *pattern)
 {
 	if (topic == NULL || !pattern->has_key)
 		return false;
 	size_t depth = pattern->key_depth;
 	if (depth >= topic->count)
-		return !topic->truncated;
+		return true;
 	const struct fyn_level *key = &pattern->levels[depth];
 	return key->len != topic->len[depth] || memcmp(key->text, topic->text[depth], key->len) != 0;
 }

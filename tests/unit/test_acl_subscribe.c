@@ -110,6 +110,18 @@ static void a_deny_before_the_allow_that_overlaps_refuses(void **state)
 	fyn_acl_free(acl);
 }
 
+static void a_deny_of_the_parent_topic_refuses_the_hash_filter(void **state)
+{
+	(void)state;
+	struct fyn_acl *acl = load("role restaurant_owner\ndeny read fynlo/v1/ev/%r/full\n"
+		"allow read fynlo/v1/ev/%r/full/#\n");
+	const struct fyn_acl_identity *who = &owner_of_r1;
+	assert_false(may_subscribe(acl, who, "fynlo/v1/ev/r1/full/#"));   /* '#' matches the parent */
+	assert_true(may_subscribe(acl, who, "fynlo/v1/ev/r1/full/+"));
+	assert_true(may_subscribe(acl, who, "fynlo/v1/ev/r1/full/order/#"));
+	fyn_acl_free(acl);
+}
+
 static void a_write_rule_grants_no_subscription(void **state)
 {
 	(void)state;
@@ -210,6 +222,7 @@ int main(void)
 		cmocka_unit_test(a_wildcard_level_needs_a_wildcard_rule),
 		cmocka_unit_test(every_restaurant_of_the_token_is_tried),
 		cmocka_unit_test(a_deny_before_the_allow_that_overlaps_refuses),
+		cmocka_unit_test(a_deny_of_the_parent_topic_refuses_the_hash_filter),
 		cmocka_unit_test(a_write_rule_grants_no_subscription),
 		cmocka_unit_test(a_union_of_rules_is_not_enough),
 		cmocka_unit_test(dollar_topics_are_kept_out_of_wildcards),
