@@ -58,3 +58,23 @@ BEGIN
     PERFORM t_eq((SELECT time_zone FROM restaurants WHERE id = 'lon'), 'Europe/London', 'default zone');
 END
 $$;
+
+-- An unknown zone is refused when it is set.
+DO $$
+BEGIN
+    BEGIN
+        UPDATE restaurants SET time_zone = 'Mars/Olympus_Mons' WHERE id = 'lon';
+        RAISE EXCEPTION 'expected an unknown time zone to be refused';
+    EXCEPTION WHEN invalid_parameter_value THEN
+        NULL;
+    END;
+    BEGIN
+        INSERT INTO restaurants (id, time_zone) VALUES ('atlantis', 'Atlantis/Capital');
+        RAISE EXCEPTION 'expected an unknown time zone to be refused on insert';
+    EXCEPTION WHEN invalid_parameter_value THEN
+        NULL;
+    END;
+    UPDATE restaurants SET time_zone = 'Europe/Paris' WHERE id = 'lon';
+    PERFORM t_eq((SELECT time_zone FROM restaurants WHERE id = 'lon'), 'Europe/Paris', 'known zone accepted');
+END
+$$;
