@@ -61,6 +61,22 @@ int fyn_fanout_event(const char *event_text, const struct fyn_views *views,
 	return rc;
 }
 
+int fyn_replay_event(const char *event_text, const char *stream, const struct fyn_view *view,
+		const char *client_id, struct fyn_completion *out)
+{
+	json_t *event = json_loads(event_text, 0, NULL);
+	const char *type = json_string_value(json_object_get(event, "event_type"));
+	int rc = -1;
+
+	if (type && json_object_set_new(event, "replay", json_true()) == 0) {
+		rc = fyn_completion_add(out, client_id, event_topic(stream, view->name, type),
+				fyn_redacted_event_text(event, (const char *const *)view->removed_keys,
+					view->removed_count));
+	}
+	json_decref(event);
+	return rc;
+}
+
 static char *ack_for_row(const struct fyn_job *job, const struct fyn_append_row *row)
 {
 	if (strcmp(row->status, "accepted") == 0) {

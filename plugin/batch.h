@@ -27,4 +27,9 @@ int fyn_batch_answer(struct fyn_job *const *jobs, size_t count,
 int fyn_fanout_event(const char *event_text, const struct fyn_views *views,
 		struct fyn_completion *out);
 
+/* One replayed event (JSON text) for one client: the event in that client's
+ * view, marked "replay": true, on the usual ev topic, sent to the client alone. */
+int fyn_replay_event(const char *event_text, const char *stream, const struct fyn_view *view,
+		const char *client_id, struct fyn_completion *out);
+
 #endif

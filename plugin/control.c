@@ -3,6 +3,8 @@
  *
  * ctl/token replaces the connection's token when the new one verifies and
  * names the same sub and role; the connection then lives until the new exp.
+ * ctl/resume and ctl/snapshot are checked here (stream ids, the client's
+ * view, its right to read the stream) and answered by the reader thread.
  */
 #include "control.h"
 
@@ -20,6 +22,7 @@
 
 #define CONTROL_PREFIX "fynlo/v1/ctl/"
 #define CONTROL_MAX_BYTES 16384
+#define RESUME_MAX_STREAMS 256
 
 bool fyn_topic_is_control(const char *topic)
 {
@@ -73,6 +76,90 @@ static void refresh_token(struct fyn_hub *hub, struct fyn_session *session, cons
 	answer_token(session->client_id, NULL);
 }
 
+/* May this client replay or snapshot stream? Returns its view index, or -1
+ * after telling the client why not. */
+static int readable_view(struct fyn_hub *hub, const struct fyn_session *session, const char *verb,
+		const char *stream)
+{
+	char filter[160];
+	int view = fyn_acl_view_for(hub->acl, &session->identity);
+
+	if (strcmp(stream, FYN_STREAM_PLATFORM) != 0 && !fyn_restaurant_id_is_valid(stream)) {
+		fyn_control_error(session->client_id, verb, "stream ids are restaurant ids ([A-Za-z0-9_-]{1,64}) or platform");
+		return -1;
+	}
+	if (view < 0 || (size_t)view >= hub->views->count) {
+		fyn_control_error(session->client_id, verb, "the ACL file gives this role no view of events");
+		return -1;
+	}
+	snprintf(filter, sizeof(filter), "fynlo/v1/ev/%s/%s/#", stream, hub->views->items[view].name);
+	if (!fyn_acl_check_subscription(hub->acl, &session->identity, filter).allowed) {
+		fyn_control_error(session->client_id, verb, "forbidden: this token may not read that stream");
+		return -1;
+	}
+	return view;
+}
+
+static void submit_read(struct fyn_hub *hub, const struct fyn_session *session, const char *verb,
+		struct fyn_read_request *request)
+{
+	if (!request) {
+		fyn_control_error(session->client_id, verb, "hub out of memory; retry later");
+	} else if (fyn_reader_submit(hub->reader, request) != 0) {
+		fyn_read_request_free(request);
+		fyn_control_error(session->client_id, verb, "too many replays in progress; retry with backoff");
+	}
+}
+
+static void resume_streams(struct fyn_hub *hub, const struct fyn_session *session, const json_t *request)
+{
+	const json_t *streams = json_object_get(request, "streams");
+	const char *stream;
+	json_t *seq;
+
+	if (!json_is_object(streams) || json_object_size(streams) > RESUME_MAX_STREAMS) {
+		fyn_control_error(session->client_id, "resume", "field streams must be an object {\"stream\": last_seq}, at most 256 streams");
+		return;
+	}
+	json_object_foreach((json_t *)streams, stream, seq) {
+		int view;
+		struct fyn_read_request *r;
+		if (!json_is_integer(seq) || json_integer_value(seq) < 0) {
+			fyn_control_error(session->client_id, "resume", "each stream's last seq must be an integer >= 0");
+			continue;
+		}
+		if ((view = readable_view(hub, session, "resume", stream)) < 0) {
+			continue;
+		}
+		r = fyn_read_request_new(FYN_READ_RESUME, session->client_id, stream, hub->views, (size_t)view);
+		if (r) {
+			r->after_seq = json_integer_value(seq);
+		}
+		submit_read(hub, session, "resume", r);
+	}
+}
+
+static void snapshot_stream(struct fyn_hub *hub, const struct fyn_session *session, const json_t *request)
+{
+	const char *stream = json_string_value(json_object_get(request, "stream"));
+	json_t *sections = json_object_get(request, "views");
+	struct fyn_read_request *r;
+	int view;
+
+	if (!stream || (sections && !json_is_array(sections))) {
+		fyn_control_error(session->client_id, "snapshot", "the request is {\"stream\": id, \"views\": [names]} (views optional)");
+		return;
+	}
+	if ((view = readable_view(hub, session, "snapshot", stream)) < 0) {
+		return;
+	}
+	r = fyn_read_request_new(FYN_READ_SNAPSHOT, session->client_id, stream, hub->views, (size_t)view);
+	if (r && sections) {
+		r->sections = json_incref(sections);
+	}
+	submit_read(hub, session, "snapshot", r);
+}
+
 void fyn_control_handle(struct fyn_hub *hub, struct fyn_session *session, const char *topic,
 		const void *payload, size_t payloadlen)
 {
@@ -84,6 +171,10 @@ void fyn_control_handle(struct fyn_hub *hub, struct fyn_session *session, const 
 		fyn_control_error(session->client_id, verb, "the request must be a JSON object of at most 16 KiB");
 	} else if (strcmp(verb, "token") == 0) {
 		refresh_token(hub, session, request);
+	} else if (strcmp(verb, "resume") == 0) {
+		resume_streams(hub, session, request);
+	} else if (strcmp(verb, "snapshot") == 0) {
+		snapshot_stream(hub, session, request);
 	} else {
 		fyn_control_error(session->client_id, verb, "unknown request; the verbs are resume, snapshot and token");
 	}

@@ -11,7 +11,9 @@
 
 #include "acl.h"
 #include "config.h"
+#include "outbox.h"
 #include "pipeline.h"
+#include "reader.h"
 #include "sessions.h"
 #include "token.h"
 #include "views.h"
@@ -24,7 +26,9 @@ struct fyn_hub {
 	unsigned acl_generation;       /* bumped on reload: invalidates session caches */
 	struct fyn_views *views;
 	struct fyn_sessions sessions;
-	struct fyn_pipeline *pipeline;
+	struct fyn_outbox *outbox;      /* answers from the writer and reader threads */
+	struct fyn_pipeline *pipeline;  /* the writer thread */
+	struct fyn_reader *reader;      /* the reader thread */
 	long long next_expiry_check_ms;
 };
 
@@ -40,7 +44,7 @@ int fyn_on_reload(int event, void *event_data, void *userdata);
  * ones only if both load. Returns 0 or -1 (logged with the reason). */
 int fyn_hub_load_policy(struct fyn_hub *hub);
 
-/* Publishes every completion the writer has finished. */
+/* Publishes every completion the writer and reader have finished. */
 void fyn_hub_drain_completions(struct fyn_hub *hub);
 
 /* Publishes an ack rejection to one client (broker thread). */

@@ -34,6 +34,8 @@ struct fyn_completion {
 	size_t message_capacity;
 	int log_level;          /* MOSQ_LOG_* value, used when log_text is set */
 	char *log_text;
+	void (*after_publish)(void *arg);   /* optional: told once the broker has published */
+	void *after_publish_arg;
 };
 
 /* Takes ownership of element. NULL on OOM (element is then freed). */

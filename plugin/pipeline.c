@@ -1,9 +1,9 @@
 /*
  * pipeline.c: the writer thread (see pipeline.h for the contract).
  *
- * Locking: one mutex guards both queues, the views pointer and the stats;
+ * Locking: one mutex guards the job queue, the views pointer and the stats;
  * it is never held across a store call, so the broker thread only ever
- * waits for a few pointer moves.
+ * waits for a few pointer moves. Answers go out through the outbox.
  */
 #include "pipeline.h"
 
@@ -17,12 +17,12 @@
 #include <mosquitto.h>
 
 #include "batch.h"
+#include "outbox.h"
 #include "envelope.h"
 #include "store.h"
 
 #define BACKOFF_FIRST_MS 50
 #define BACKOFF_MAX_MS 1000
-#define REWAKE_INTERVAL_MS 2
 #define TRANSIENT_RETRIES 5
 
 struct fyn_pipeline {
@@ -35,7 +35,7 @@ struct fyn_pipeline {
 	bool stopping;
 	struct fyn_job *jobs_head, *jobs_tail;
 	size_t jobs_count;
-	struct fyn_completion *done_head, *done_tail;
+	struct fyn_outbox *outbox;
 	struct fyn_views *views;
 	struct fyn_pipeline_stats stats;
 	bool store_was_down;     /* writer thread only: for logging transitions */
@@ -50,26 +50,12 @@ long long fyn_now_ms(void)
 
 static void push_completion(struct fyn_pipeline *p, struct fyn_completion *c)
 {
-	pthread_mutex_lock(&p->lock);
-	if (p->done_tail) {
-		p->done_tail->next = c;
-	} else {
-		p->done_head = c;
-	}
-	p->done_tail = c;
-	pthread_mutex_unlock(&p->lock);
-	p->config.wake_broker();
+	fyn_outbox_push(p->outbox, c);
 }
 
 static void push_log(struct fyn_pipeline *p, int level, const char *text)
 {
-	struct fyn_completion *c = fyn_completion_new();
-	if (c && (c->log_text = strdup(text))) {
-		c->log_level = level;
-		push_completion(p, c);
-	} else {
-		fyn_completion_free(c);
-	}
+	fyn_outbox_log(p->outbox, level, text);
 }
 
 static void free_jobs(struct fyn_job **jobs, size_t count)
@@ -314,25 +300,10 @@ static size_t take_batch(struct fyn_pipeline *p, struct fyn_job **jobs)
 	return count;
 }
 
-/* Waits for work; while completions sit undrained it re-wakes the broker,
- * because a wake that lands just before the broker sleeps is lost. */
 static void wait_for_jobs(struct fyn_pipeline *p)
 {
 	while (!p->stopping && !p->jobs_head) {
-		if (p->done_head) {
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_nsec += REWAKE_INTERVAL_MS * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
-			if (pthread_cond_timedwait(&p->changed, &p->lock, &until) == ETIMEDOUT && p->done_head) {
-				p->config.wake_broker();
-			}
-		} else {
-			pthread_cond_wait(&p->changed, &p->lock);
-		}
+		pthread_cond_wait(&p->changed, &p->lock);
 	}
 }
 
@@ -373,7 +344,7 @@ static void free_pipeline(struct fyn_pipeline *p)
 }
 
 struct fyn_pipeline *fyn_pipeline_start(const struct fyn_pipeline_config *config,
-		struct fyn_views *views, char *err, size_t errlen)
+		struct fyn_views *views, struct fyn_outbox *outbox, char *err, size_t errlen)
 {
 	struct fyn_pipeline *p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -381,6 +352,7 @@ struct fyn_pipeline *fyn_pipeline_start(const struct fyn_pipeline_config *config
 		return NULL;
 	}
 	p->config = *config;
+	p->outbox = outbox;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->changed, NULL);
 	p->views = fyn_views_ref(views);
@@ -406,7 +378,6 @@ static void free_job_list(struct fyn_job *job)
 
 void fyn_pipeline_stop(struct fyn_pipeline *p)
 {
-	struct fyn_completion *c;
 	if (!p) {
 		return;
 	}
@@ -416,11 +387,6 @@ void fyn_pipeline_stop(struct fyn_pipeline *p)
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->thread, NULL);
 	free_job_list(p->jobs_head);
-	for (c = p->done_head; c;) {
-		struct fyn_completion *next = c->next;
-		fyn_completion_free(c);
-		c = next;
-	}
 	free_pipeline(p);
 }
 
@@ -442,16 +408,6 @@ int fyn_pipeline_submit(struct fyn_pipeline *p, struct fyn_job *job)
 	}
 	pthread_mutex_unlock(&p->lock);
 	return rc;
-}
-
-struct fyn_completion *fyn_pipeline_take_completions(struct fyn_pipeline *p)
-{
-	struct fyn_completion *list;
-	pthread_mutex_lock(&p->lock);
-	list = p->done_head;
-	p->done_head = p->done_tail = NULL;
-	pthread_mutex_unlock(&p->lock);
-	return list;
 }
 
 struct fyn_job *fyn_pipeline_take_expired(struct fyn_pipeline *p, long long now_ms)

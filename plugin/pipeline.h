@@ -5,7 +5,7 @@
  * waits: when the queue is full the answer is `unavailable` at once. The
  * writer thread takes everything queued (up to max_batch) as one batch, so
  * commits group naturally under load, appends it in one store call, and
- * queues a completion for the broker thread, which it then wakes. Jobs that
+ * pushes the answer to the outbox for the broker thread. Jobs that
  * cannot be committed before their deadline are answered `unavailable`:
  * never dropped, never acknowledged before the commit.
  */
@@ -22,7 +22,6 @@ struct fyn_pipeline_config {
 	const char *conninfo;
 	size_t max_queue;        /* jobs waiting for the writer */
 	size_t max_batch;        /* jobs per store call */
-	void (*wake_broker)(void);  /* called by the writer after queueing a completion */
 };
 
 struct fyn_pipeline_stats {
@@ -35,9 +34,12 @@ struct fyn_pipeline_stats {
 
 struct fyn_pipeline;
 
-/* Starts the writer thread. views is referenced. NULL with err on failure. */
+struct fyn_outbox;
+
+/* Starts the writer thread, which answers through outbox (borrowed: it must
+ * outlive the pipeline). views is referenced. NULL with err on failure. */
 struct fyn_pipeline *fyn_pipeline_start(const struct fyn_pipeline_config *config,
-		struct fyn_views *views, char *err, size_t errlen);
+		struct fyn_views *views, struct fyn_outbox *outbox, char *err, size_t errlen);
 /* Stops and joins the writer; jobs still queued are freed unanswered (their
  * clients keep them in their outbox and resubmit). */
 void fyn_pipeline_stop(struct fyn_pipeline *p);
@@ -45,8 +47,6 @@ void fyn_pipeline_stop(struct fyn_pipeline *p);
 /* Broker thread: hands job over. Returns 0, or -1 when the queue is full
  * (the job is then still the caller's). */
 int fyn_pipeline_submit(struct fyn_pipeline *p, struct fyn_job *job);
-/* Broker thread: takes every completion queued so far (a list, oldest first). */
-struct fyn_completion *fyn_pipeline_take_completions(struct fyn_pipeline *p);
 /* Broker thread: takes queued jobs whose deadline has passed (oldest first). */
 struct fyn_job *fyn_pipeline_take_expired(struct fyn_pipeline *p, long long now_ms);
 /* Broker thread: views used for batches started from now on. */

@@ -44,6 +44,8 @@ EXPORTED int mosquitto_plugin_version(int supported_version_count, const int *su
 static void free_hub(struct fyn_hub *hub)
 {
 	fyn_pipeline_stop(hub->pipeline);
+	fyn_reader_stop(hub->reader);
+	fyn_outbox_free(hub->outbox);
 	fyn_sessions_clear(&hub->sessions);
 	fyn_views_unref(hub->views);
 	fyn_acl_free(hub->acl);
@@ -52,21 +54,31 @@ static void free_hub(struct fyn_hub *hub)
 	free(hub);
 }
 
-static int start_pipeline(struct fyn_hub *hub)
+/* Replay requests beyond this wait for none: the client is told to retry. */
+#define READER_MAX_PENDING 1024
+#define REPLAY_PAGE_SIZE 500
+
+static int start_threads(struct fyn_hub *hub)
 {
 	char err[256];
 	struct fyn_pipeline_config pc = {
 		.conninfo = hub->config.db,
 		.max_queue = hub->config.max_queue,
 		.max_batch = hub->config.max_batch,
-		.wake_broker = fyn_wake_broker,
 	};
-	if (fyn_wake_init() != 0) {
-		mosquitto_log_printf(MOSQ_LOG_ERR, "fynsync: cannot install the wake signal handler.");
+	struct fyn_reader_config rc = {
+		.conninfo = hub->config.db,
+		.max_replay = hub->config.max_replay,
+		.page_size = REPLAY_PAGE_SIZE,
+		.max_pending = READER_MAX_PENDING,
+	};
+	if (fyn_wake_init() != 0 || !(hub->outbox = fyn_outbox_new(fyn_wake_broker))) {
+		mosquitto_log_printf(MOSQ_LOG_ERR, "fynsync: cannot set up waking the broker thread.");
 		return -1;
 	}
-	hub->pipeline = fyn_pipeline_start(&pc, hub->views, err, sizeof(err));
-	if (!hub->pipeline) {
+	hub->pipeline = fyn_pipeline_start(&pc, hub->views, hub->outbox, err, sizeof(err));
+	hub->reader = hub->pipeline ? fyn_reader_start(&rc, hub->outbox, err, sizeof(err)) : NULL;
+	if (!hub->reader) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "fynsync: %s.", err);
 		return -1;
 	}
@@ -100,7 +112,7 @@ EXPORTED int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **use
 		free_hub(hub);
 		return MOSQ_ERR_INVAL;
 	}
-	if (fyn_hub_load_policy(hub) != 0 || start_pipeline(hub) != 0 || register_callbacks(hub) != 0) {
+	if (fyn_hub_load_policy(hub) != 0 || start_threads(hub) != 0 || register_callbacks(hub) != 0) {
 		free_hub(hub);
 		return MOSQ_ERR_UNKNOWN;
 	}

@@ -26,11 +26,14 @@ static void publish_completion(const struct fyn_completion *c)
 		mosquitto_broker_publish_copy(m->client_id, m->topic, (int)strlen(m->payload),
 				m->payload, 1, false, NULL);
 	}
+	if (c->after_publish) {
+		c->after_publish(c->after_publish_arg);
+	}
 }
 
 void fyn_hub_drain_completions(struct fyn_hub *hub)
 {
-	struct fyn_completion *c = fyn_pipeline_take_completions(hub->pipeline);
+	struct fyn_completion *c = fyn_outbox_take(hub->outbox);
 	while (c) {
 		struct fyn_completion *next = c->next;
 		publish_completion(c);

@@ -70,7 +70,7 @@ static void copy_error(const char *message, char *err, size_t errlen)
 enum fyn_store_status fyn_store_connect(struct fyn_store *store, char *err, size_t errlen)
 {
 	const char *values[] = { "3", "fynsync", "5000", "10",
-		"-c statement_timeout=10000", store->conninfo, NULL };
+		"-c statement_timeout=10000 -c client_min_messages=warning", store->conninfo, NULL };
 	enum fyn_store_status status;
 
 	if (fyn_store_is_connected(store)) {

@@ -61,4 +61,32 @@ enum fyn_store_status fyn_store_migrate(struct fyn_store *store, char *err, size
 enum fyn_store_status fyn_store_query_text(struct fyn_store *store, const char *sql,
 		int nparams, const char *const *params, char **out, char *err, size_t errlen);
 
+
+/* ---- the read path (store/read.c) ---- */
+
+/* The last seq of stream (0 when it has none). */
+enum fyn_store_status fyn_store_head(struct fyn_store *store, const char *stream,
+		long long *head, char *err, size_t errlen);
+
+/* One stored event of a replay page. */
+struct fyn_replay_row {
+	long long seq;
+	char *event;   /* JSON text, owned */
+};
+
+struct fyn_replay_page {
+	struct fyn_replay_row *rows;
+	size_t count;
+};
+
+/* Events of stream with seq > after_seq, in seq order, at most max_rows. */
+enum fyn_store_status fyn_store_events_after(struct fyn_store *store, const char *stream,
+		long long after_seq, int max_rows, struct fyn_replay_page *page, char *err, size_t errlen);
+void fyn_replay_page_clear(struct fyn_replay_page *page);
+
+/* The projections of stream as JSON text (malloc'd), read in one
+ * REPEATABLE READ transaction so they agree with each other and the head. */
+enum fyn_store_status fyn_store_snapshot(struct fyn_store *store, const char *stream,
+		char **json, char *err, size_t errlen);
+
 #endif

@@ -1,0 +1,343 @@
+/*
+ * reader.c: the reader thread (see reader.h).
+ */
+#include "reader.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mosquitto.h>
+
+#include "batch.h"
+#include "redact.h"
+#include "store.h"
+
+#define RETRY_PAUSE_NS 200000000L   /* between attempts while the store is down */
+#define STORE_ATTEMPTS 10
+#define PAGE_POLL_NS 1000000L
+
+struct fyn_reader {
+	struct fyn_reader_config config;
+	char *conninfo;
+	struct fyn_store *store;
+	struct fyn_outbox *outbox;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	bool stopping;
+	struct fyn_read_request *head, *tail;
+	size_t pending;
+	atomic_int unpublished_pages;   /* pages handed to the broker, not yet published */
+};
+
+struct fyn_read_request *fyn_read_request_new(enum fyn_read_kind kind, const char *client_id,
+		const char *stream, struct fyn_views *views, size_t view_index)
+{
+	struct fyn_read_request *r = calloc(1, sizeof(*r));
+	if (!r) {
+		return NULL;
+	}
+	r->kind = kind;
+	r->client_id = strdup(client_id);
+	r->stream = strdup(stream);
+	r->views = fyn_views_ref(views);
+	r->view_index = view_index;
+	if (!r->client_id || !r->stream) {
+		fyn_read_request_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void fyn_read_request_free(struct fyn_read_request *r)
+{
+	if (r) {
+		free(r->client_id);
+		free(r->stream);
+		json_decref(r->sections);
+		fyn_views_unref(r->views);
+		free(r);
+	}
+}
+
+static void pause_ns(long ns)
+{
+	struct timespec pause = { 0, ns };
+	nanosleep(&pause, NULL);
+}
+
+static bool is_stopping(struct fyn_reader *reader)
+{
+	bool stopping;
+	pthread_mutex_lock(&reader->lock);
+	stopping = reader->stopping;
+	pthread_mutex_unlock(&reader->lock);
+	return stopping;
+}
+
+/* Connects if needed; retries briefly so a blip does not fail a request. */
+static bool store_ready(struct fyn_reader *reader, char *err, size_t errlen)
+{
+	for (int attempt = 0; attempt < STORE_ATTEMPTS && !is_stopping(reader); attempt++) {
+		if (fyn_store_connect(reader->store, err, errlen) == FYN_STORE_OK) {
+			return true;
+		}
+		pause_ns(RETRY_PAUSE_NS);
+	}
+	return false;
+}
+
+static char *to_text(json_t *doc)
+{
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	return text;
+}
+
+static void push_to_client(struct fyn_reader *reader, const char *client_id, const char *kind, char *payload)
+{
+	struct fyn_completion *c = fyn_completion_new();
+	if (c && fyn_completion_add(c, client_id, fyn_client_topic(client_id, kind), payload) == 0) {
+		fyn_outbox_push(reader->outbox, c);
+	} else {
+		fyn_completion_free(c);
+	}
+}
+
+static void answer_error(struct fyn_reader *reader, const struct fyn_read_request *r,
+		const char *verb, const char *reason)
+{
+	push_to_client(reader, r->client_id, "error", to_text(json_pack("{s:s, s:s, s:s}",
+			"verb", verb, "stream", r->stream, "reason", reason)));
+}
+
+static void replay_done(struct fyn_reader *reader, const struct fyn_read_request *r,
+		long long head, bool snapshot_required)
+{
+	json_t *doc = json_pack("{s:s, s:I}", "stream", r->stream, "head", (json_int_t)head);
+	if (doc && snapshot_required) {
+		json_object_set_new(doc, "snapshot_required", json_true());
+	}
+	push_to_client(reader, r->client_id, "replay.done", to_text(doc));
+}
+
+static void page_published(void *arg)
+{
+	atomic_fetch_sub((atomic_int *)arg, 1);
+}
+
+/* Waits until the broker has published all but at most one page. */
+static bool wait_for_broker(struct fyn_reader *reader)
+{
+	while (atomic_load(&reader->unpublished_pages) > 1) {
+		if (is_stopping(reader)) {
+			return false;
+		}
+		pause_ns(PAGE_POLL_NS);
+	}
+	return true;
+}
+
+static bool send_page(struct fyn_reader *reader, const struct fyn_read_request *r,
+		const struct fyn_replay_page *page)
+{
+	struct fyn_completion *c = fyn_completion_new();
+	const struct fyn_view *view = &r->views->items[r->view_index];
+
+	for (size_t i = 0; c && i < page->count; i++) {
+		if (fyn_replay_event(page->rows[i].event, r->stream, view, r->client_id, c) != 0) {
+			fyn_completion_free(c);
+			return false;
+		}
+	}
+	if (!c || !wait_for_broker(reader)) {
+		fyn_completion_free(c);
+		return false;
+	}
+	c->after_publish = page_published;
+	c->after_publish_arg = &reader->unpublished_pages;
+	atomic_fetch_add(&reader->unpublished_pages, 1);
+	fyn_outbox_push(reader->outbox, c);
+	return true;
+}
+
+static void resume(struct fyn_reader *reader, const struct fyn_read_request *r)
+{
+	char err[512];
+	long long head = 0, cursor = r->after_seq;
+	struct fyn_replay_page page;
+
+	if (!store_ready(reader, err, sizeof(err))
+			|| fyn_store_head(reader->store, r->stream, &head, err, sizeof(err)) != FYN_STORE_OK) {
+		answer_error(reader, r, "resume", "the event store is unavailable; retry with backoff");
+		return;
+	}
+	if (head - r->after_seq > reader->config.max_replay) {
+		replay_done(reader, r, head, true);
+		return;
+	}
+	while (cursor < head) {
+		if (fyn_store_events_after(reader->store, r->stream, cursor, reader->config.page_size,
+				&page, err, sizeof(err)) != FYN_STORE_OK) {
+			answer_error(reader, r, "resume", "the event store failed during the replay; resume again from your last seq");
+			return;
+		}
+		if (page.count == 0 || !send_page(reader, r, &page)) {
+			fyn_replay_page_clear(&page);
+			break;
+		}
+		cursor = page.rows[page.count - 1].seq;
+		fyn_replay_page_clear(&page);
+	}
+	replay_done(reader, r, cursor > head ? cursor : head, false);
+}
+
+/* Keeps only the projections the client asked for. */
+static void keep_sections(json_t *snapshot, const json_t *sections)
+{
+	static const char *const all[] = { "orders", "menu", "inventory", "sales", "employees" };
+	for (size_t i = 0; sections && i < sizeof(all) / sizeof(all[0]); i++) {
+		bool wanted = false;
+		size_t index;
+		json_t *name;
+		json_array_foreach(sections, index, name) {
+			wanted = wanted || (json_is_string(name) && strcmp(json_string_value(name), all[i]) == 0);
+		}
+		if (!wanted) {
+			json_object_del(snapshot, all[i]);
+		}
+	}
+}
+
+static void snapshot(struct fyn_reader *reader, const struct fyn_read_request *r)
+{
+	char err[512];
+	char *text = NULL;
+	json_t *doc;
+	const struct fyn_view *view = &r->views->items[r->view_index];
+
+	if (!store_ready(reader, err, sizeof(err))
+			|| fyn_store_snapshot(reader->store, r->stream, &text, err, sizeof(err)) != FYN_STORE_OK) {
+		free(text);
+		answer_error(reader, r, "snapshot", "the event store is unavailable; retry with backoff");
+		return;
+	}
+	doc = json_loads(text, 0, NULL);
+	free(text);
+	if (!doc) {
+		answer_error(reader, r, "snapshot", "the hub could not read the snapshot");
+		return;
+	}
+	keep_sections(doc, r->sections);
+	fyn_redact_keys(doc, (const char *const *)view->removed_keys, view->removed_count);
+	json_object_set_new(doc, "view", json_string(view->name));
+	push_to_client(reader, r->client_id, "snapshot", to_text(doc));
+}
+
+static struct fyn_read_request *next_request(struct fyn_reader *reader)
+{
+	struct fyn_read_request *r = NULL;
+	pthread_mutex_lock(&reader->lock);
+	while (!reader->stopping && !reader->head) {
+		pthread_cond_wait(&reader->changed, &reader->lock);
+	}
+	if (!reader->stopping) {
+		r = reader->head;
+		reader->head = r->next;
+		if (!reader->head) {
+			reader->tail = NULL;
+		}
+		reader->pending--;
+	}
+	pthread_mutex_unlock(&reader->lock);
+	return r;
+}
+
+static void *reader_main(void *arg)
+{
+	struct fyn_reader *reader = arg;
+	struct fyn_read_request *r;
+	while ((r = next_request(reader)) != NULL) {
+		if (r->kind == FYN_READ_RESUME) {
+			resume(reader, r);
+		} else {
+			snapshot(reader, r);
+		}
+		fyn_read_request_free(r);
+	}
+	return NULL;
+}
+
+static void free_reader(struct fyn_reader *reader)
+{
+	while (reader->head) {
+		struct fyn_read_request *next = reader->head->next;
+		fyn_read_request_free(reader->head);
+		reader->head = next;
+	}
+	fyn_store_free(reader->store);
+	free(reader->conninfo);
+	pthread_cond_destroy(&reader->changed);
+	pthread_mutex_destroy(&reader->lock);
+	free(reader);
+}
+
+struct fyn_reader *fyn_reader_start(const struct fyn_reader_config *config,
+		struct fyn_outbox *outbox, char *err, size_t errlen)
+{
+	struct fyn_reader *reader = calloc(1, sizeof(*reader));
+	if (!reader) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	reader->config = *config;
+	reader->outbox = outbox;
+	atomic_init(&reader->unpublished_pages, 0);
+	pthread_mutex_init(&reader->lock, NULL);
+	pthread_cond_init(&reader->changed, NULL);
+	reader->conninfo = strdup(config->conninfo);
+	reader->store = reader->conninfo ? fyn_store_new(reader->conninfo) : NULL;
+	if (!reader->store || pthread_create(&reader->thread, NULL, reader_main, reader) != 0) {
+		snprintf(err, errlen, "cannot start the reader thread");
+		free_reader(reader);
+		return NULL;
+	}
+	return reader;
+}
+
+void fyn_reader_stop(struct fyn_reader *reader)
+{
+	if (!reader) {
+		return;
+	}
+	pthread_mutex_lock(&reader->lock);
+	reader->stopping = true;
+	pthread_cond_broadcast(&reader->changed);
+	pthread_mutex_unlock(&reader->lock);
+	pthread_join(reader->thread, NULL);
+	free_reader(reader);
+}
+
+int fyn_reader_submit(struct fyn_reader *reader, struct fyn_read_request *r)
+{
+	int rc = -1;
+	pthread_mutex_lock(&reader->lock);
+	if (reader->pending < reader->config.max_pending) {
+		r->next = NULL;
+		if (reader->tail) {
+			reader->tail->next = r;
+		} else {
+			reader->head = r;
+		}
+		reader->tail = r;
+		reader->pending++;
+		pthread_cond_signal(&reader->changed);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&reader->lock);
+	return rc;
+}

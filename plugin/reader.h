@@ -1,0 +1,54 @@
+/*
+ * reader.h: the reader thread: replays (ctl/resume) and snapshots
+ * (ctl/snapshot), on a database connection of its own.
+ *
+ * A replay is streamed in pages: the reader fetches one page, hands it to
+ * the broker thread through the outbox and fetches the next only once the
+ * broker has published the previous one, so neither the hub's memory nor
+ * the broker thread ever holds more than two pages of a backlog.
+ */
+#ifndef FYNSYNC_READER_H
+#define FYNSYNC_READER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "outbox.h"
+#include "views.h"
+
+enum fyn_read_kind { FYN_READ_RESUME, FYN_READ_SNAPSHOT };
+
+struct fyn_read_request {
+	struct fyn_read_request *next;
+	enum fyn_read_kind kind;
+	char *client_id;
+	char *stream;
+	long long after_seq;          /* resume */
+	json_t *sections;             /* snapshot: array of projection names, or NULL for all */
+	struct fyn_views *views;      /* referenced */
+	size_t view_index;            /* the client's view */
+};
+
+struct fyn_reader_config {
+	const char *conninfo;
+	long long max_replay;
+	int page_size;
+	size_t max_pending;           /* queued requests beyond this are refused */
+};
+
+struct fyn_reader;
+
+struct fyn_reader *fyn_reader_start(const struct fyn_reader_config *config,
+		struct fyn_outbox *outbox, char *err, size_t errlen);
+void fyn_reader_stop(struct fyn_reader *reader);
+
+/* Broker thread: hands request over (ownership moves). Returns -1 when the
+ * reader is saturated (the request is then still the caller's). */
+int fyn_reader_submit(struct fyn_reader *reader, struct fyn_read_request *request);
+
+/* Builds a request; takes a reference on views. NULL on OOM. */
+struct fyn_read_request *fyn_read_request_new(enum fyn_read_kind kind, const char *client_id,
+		const char *stream, struct fyn_views *views, size_t view_index);
+void fyn_read_request_free(struct fyn_read_request *request);
+
+#endif

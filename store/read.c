@@ -1,0 +1,106 @@
+/*
+ * read.c: the store's read path: stream heads, replay pages and snapshots.
+ * Used by the reader thread, on its own connection, so a long replay never
+ * delays a commit.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_internal.h"
+
+static enum fyn_store_status failed(struct fyn_store *store, PGresult *res, char *err, size_t errlen)
+{
+	PGconn *conn = fyn_store_connection(store);
+	snprintf(err, errlen, "%s", res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+	PQclear(res);
+	return PQstatus(conn) == CONNECTION_OK ? FYN_STORE_REFUSED : FYN_STORE_DOWN;
+}
+
+enum fyn_store_status fyn_store_head(struct fyn_store *store, const char *stream,
+		long long *head, char *err, size_t errlen)
+{
+	char *text = NULL;
+	const char *params[] = { stream };
+	enum fyn_store_status status = fyn_store_query_text(store,
+			"SELECT coalesce((SELECT head FROM restaurants WHERE id = $1), 0)", 1, params,
+			&text, err, errlen);
+	*head = text ? atoll(text) : 0;
+	free(text);
+	return status;
+}
+
+enum fyn_store_status fyn_store_events_after(struct fyn_store *store, const char *stream,
+		long long after_seq, int max_rows, struct fyn_replay_page *page, char *err, size_t errlen)
+{
+	char after_text[32], max_text[16];
+	const char *params[] = { stream, after_text, max_text };
+	PGresult *res;
+	int count;
+
+	memset(page, 0, sizeof(*page));
+	snprintf(after_text, sizeof(after_text), "%lld", after_seq);
+	snprintf(max_text, sizeof(max_text), "%d", max_rows);
+	if (!fyn_store_is_connected(store)) {
+		snprintf(err, errlen, "not connected");
+		return FYN_STORE_DOWN;
+	}
+	res = PQexecParams(fyn_store_connection(store),
+			"SELECT seq, event::text FROM fynsync_events_after($1, $2::bigint, $3::int)",
+			3, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		return failed(store, res, err, errlen);
+	}
+	count = PQntuples(res);
+	page->rows = calloc(count > 0 ? (size_t)count : 1, sizeof(*page->rows));
+	for (int i = 0; page->rows && i < count; i++) {
+		page->rows[i].seq = atoll(PQgetvalue(res, i, 0));
+		page->rows[i].event = strdup(PQgetvalue(res, i, 1));
+		page->count++;
+		if (!page->rows[i].event) {
+			break;
+		}
+	}
+	PQclear(res);
+	if (!page->rows || page->count != (size_t)count || (count > 0 && !page->rows[count - 1].event)) {
+		fyn_replay_page_clear(page);
+		snprintf(err, errlen, "out of memory reading a replay page");
+		return FYN_STORE_REFUSED;
+	}
+	return FYN_STORE_OK;
+}
+
+void fyn_replay_page_clear(struct fyn_replay_page *page)
+{
+	for (size_t i = 0; i < page->count; i++) {
+		free(page->rows[i].event);
+	}
+	free(page->rows);
+	memset(page, 0, sizeof(*page));
+}
+
+enum fyn_store_status fyn_store_snapshot(struct fyn_store *store, const char *stream,
+		char **json, char *err, size_t errlen)
+{
+	const char *params[] = { stream };
+	char ignored[64];
+	enum fyn_store_status status;
+
+	*json = NULL;
+	status = fyn_store_query_text(store, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+			0, NULL, json, err, errlen);
+	if (status != FYN_STORE_OK) {
+		return status;
+	}
+	status = fyn_store_query_text(store, "SELECT fynsync_snapshot($1)::text", 1, params, json, err, errlen);
+	if (status == FYN_STORE_OK) {
+		char *none = NULL;
+		status = fyn_store_query_text(store, "COMMIT", 0, NULL, &none, err, errlen);
+		free(none);
+	} else if (fyn_store_is_connected(store)) {
+		char *none = NULL;
+		fyn_store_query_text(store, "ROLLBACK", 0, NULL, &none, ignored, sizeof(ignored));
+		free(none);
+	}
+	return status;
+}
