@@ -13,6 +13,7 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+#include "durable.h"
 #include "hub.h"
 
 static bool starts_with(const char *s, const char *prefix)
@@ -30,18 +31,37 @@ static int verdict(bool allowed)
 	return allowed ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
 }
 
-static int check_read(struct fyn_hub *hub, struct fyn_session *session, const char *topic)
+static bool may_read(struct fyn_hub *hub, struct fyn_session *session, const char *topic)
 {
 	int cached = fyn_session_cached_read(session, topic, hub->acl_generation);
 	bool allowed;
 
 	if (cached >= 0) {
-		return verdict(cached);
+		return cached;
 	}
 	allowed = !is_hub_inbox(topic)
 		&& fyn_acl_check_topic(hub->acl, &session->identity, topic, FYN_ACCESS_READ).allowed;
 	fyn_session_cache_read(session, topic, allowed, hub->acl_generation);
-	return verdict(allowed);
+	return allowed;
+}
+
+static int check_read(struct fyn_hub *hub, struct fyn_session *session,
+		const struct mosquitto_evt_acl_check *ed)
+{
+	if (!may_read(hub, session, ed->topic)) {
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	fyn_durable_on_delivery(session, ed->topic, ed->payload, ed->payloadlen);
+	return MOSQ_ERR_SUCCESS;
+}
+
+static int check_subscribe(struct fyn_hub *hub, struct fyn_session *session, const char *filter)
+{
+	if (!fyn_acl_check_subscription(hub->acl, &session->identity, filter).allowed) {
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	fyn_durable_on_subscribe(hub, session, filter);
+	return MOSQ_ERR_SUCCESS;
 }
 
 int fyn_on_acl_check(int event, void *event_data, void *userdata)
@@ -56,13 +76,14 @@ int fyn_on_acl_check(int event, void *event_data, void *userdata)
 	}
 	switch (ed->access) {
 	case MOSQ_ACL_READ:
-		return check_read(hub, session, ed->topic);
+		return check_read(hub, session, ed);
 	case MOSQ_ACL_SUBSCRIBE:
-		return verdict(fyn_acl_check_subscription(hub->acl, &session->identity, ed->topic).allowed);
+		return check_subscribe(hub, session, ed->topic);
 	case MOSQ_ACL_WRITE:
 		return verdict(is_hub_inbox(ed->topic)
 				|| fyn_acl_check_topic(hub->acl, &session->identity, ed->topic, FYN_ACCESS_WRITE).allowed);
 	case MOSQ_ACL_UNSUBSCRIBE:
+		fyn_durable_on_unsubscribe(hub, session, ed->topic);
 		return MOSQ_ERR_SUCCESS;
 	default:
 		return MOSQ_ERR_ACL_DENIED;

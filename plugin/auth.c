@@ -12,6 +12,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "durable.h"
 #include "hub.h"
 #include "presence.h"
 
@@ -20,6 +21,21 @@ static int refuse(const char *client_id, const char *address, const char *reason
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "fynsync: refused connection from %s (client id '%.64s'): %s.",
 			address ? address : "?", client_id ? client_id : "", reason);
 	return MOSQ_ERR_AUTH;
+}
+
+/* A connection reusing a connected client id takes its session over, and
+ * the old connection's disconnect then leaves presence alone (it is no longer
+ * the current one). Its presence is cleared here instead: the new connection
+ * may belong to other restaurants (client ids are the client's choice), and
+ * otherwise the old one would stay "present" in its restaurants for good. */
+static void clear_taken_over_presence(struct fyn_hub *hub, const void *client, const char *client_id)
+{
+	struct fyn_session *previous = NULL;
+
+	HASH_FIND(by_id, hub->sessions.by_id, client_id, strlen(client_id), previous);
+	if (previous && previous->client != client) {
+		fyn_presence_clear(previous);
+	}
 }
 
 int fyn_on_basic_auth(int event, void *event_data, void *userdata)
@@ -49,11 +65,13 @@ int fyn_on_basic_auth(int event, void *event_data, void *userdata)
 		fyn_claims_clear(&claims);
 		return refuse(client_id, address, "out of memory");
 	}
+	clear_taken_over_presence(hub, ed->client, client_id);
 	session = fyn_sessions_put(&hub->sessions, ed->client, client_id, &claims);
 	if (!session) {
 		return refuse(client_id, address, "out of memory");
 	}
 	fyn_presence_announce(session);
+	fyn_durable_on_connect(hub, session, mosquitto_client_clean_session(ed->client));
 	return MOSQ_ERR_SUCCESS;
 }
 
@@ -70,6 +88,7 @@ int fyn_on_disconnect(int event, void *event_data, void *userdata)
 	if (fyn_session_is_current(&hub->sessions, session)) {
 		fyn_presence_clear(session);
 	}
+	fyn_durable_on_disconnect(hub, session);
 	fyn_sessions_remove(&hub->sessions, session);
 	return MOSQ_ERR_SUCCESS;
 }

@@ -62,16 +62,21 @@ int fyn_fanout_event(const char *event_text, const struct fyn_views *views,
 }
 
 int fyn_replay_event(const char *event_text, const char *stream, const struct fyn_view *view,
-		const char *client_id, struct fyn_completion *out)
+		const char *client_id, fyn_topic_wanted wanted, const void *arg, struct fyn_completion *out)
 {
 	json_t *event = json_loads(event_text, 0, NULL);
 	const char *type = json_string_value(json_object_get(event, "event_type"));
+	char *topic = type ? event_topic(stream, view->name, type) : NULL;
 	int rc = -1;
 
-	if (type && json_object_set_new(event, "replay", json_true()) == 0) {
-		rc = fyn_completion_add(out, client_id, event_topic(stream, view->name, type),
-				fyn_redacted_event_text(event, (const char *const *)view->removed_keys,
-					view->removed_count));
+	if (topic && wanted && !wanted(topic, arg)) {
+		free(topic);
+		rc = 0;
+	} else if (topic && json_object_set_new(event, "replay", json_true()) == 0) {
+		rc = fyn_completion_add(out, client_id, topic, fyn_redacted_event_text(event,
+				(const char *const *)view->removed_keys, view->removed_count));
+	} else {
+		free(topic);
 	}
 	json_decref(event);
 	return rc;

@@ -6,6 +6,7 @@
 #ifndef FYNSYNC_BATCH_H
 #define FYNSYNC_BATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "job.h"
@@ -27,9 +28,13 @@ int fyn_batch_answer(struct fyn_job *const *jobs, size_t count,
 int fyn_fanout_event(const char *event_text, const struct fyn_views *views,
 		struct fyn_completion *out);
 
+/* Decides whether a replayed event's topic goes to the client. */
+typedef bool (*fyn_topic_wanted)(const char *topic, const void *arg);
+
 /* One replayed event (JSON text) for one client: the event in that client's
- * view, marked "replay": true, on the usual ev topic, sent to the client alone. */
+ * view, marked "replay": true, on the usual ev topic, sent to the client
+ * alone; skipped (returning 0) when wanted is given and says no. */
 int fyn_replay_event(const char *event_text, const char *stream, const struct fyn_view *view,
-		const char *client_id, struct fyn_completion *out);
+		const char *client_id, fyn_topic_wanted wanted, const void *arg, struct fyn_completion *out);
 
 #endif

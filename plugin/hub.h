@@ -7,6 +7,7 @@
 #ifndef FYNSYNC_HUB_H
 #define FYNSYNC_HUB_H
 
+#include <jansson.h>
 #include <mosquitto_broker.h>
 
 #include "acl.h"
@@ -22,7 +23,7 @@ struct fyn_hub {
 	mosquitto_plugin_id_t *plugin_id;
 	struct fyn_config config;
 	struct fyn_token_config tokens;
-	struct fyn_acl *acl;
+	const struct fyn_acl *acl;     /* borrowed from views, which owns it */
 	unsigned acl_generation;       /* bumped on reload: invalidates session caches */
 	struct fyn_views *views;
 	struct fyn_sessions sessions;
@@ -30,6 +31,8 @@ struct fyn_hub {
 	struct fyn_pipeline *pipeline;  /* the writer thread */
 	struct fyn_reader *reader;      /* the reader thread */
 	long long next_expiry_check_ms;
+	json_t *durable_ops;            /* client state changes not yet saved (durable.c) */
+	long long next_durable_flush_ms;
 };
 
 /* Callbacks, one file each. */

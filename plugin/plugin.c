@@ -46,9 +46,9 @@ static void free_hub(struct fyn_hub *hub)
 	fyn_pipeline_stop(hub->pipeline);
 	fyn_reader_stop(hub->reader);
 	fyn_outbox_free(hub->outbox);
+	json_decref(hub->durable_ops);
 	fyn_sessions_clear(&hub->sessions);
 	fyn_views_unref(hub->views);
-	fyn_acl_free(hub->acl);
 	fyn_token_config_clear(&hub->tokens);
 	fyn_config_clear(&hub->config);
 	free(hub);

@@ -13,11 +13,11 @@
 
 #include "hub.h"
 
-static void install(struct fyn_hub *hub, struct fyn_acl *acl, struct fyn_views *views,
-		struct fyn_token_config *tokens)
+/* views owns the new ACL; the old ACL goes with the last reference to the
+ * old views. */
+static void install(struct fyn_hub *hub, struct fyn_views *views, struct fyn_token_config *tokens)
 {
-	fyn_acl_free(hub->acl);
-	hub->acl = acl;
+	hub->acl = views->acl;
 	fyn_views_unref(hub->views);
 	hub->views = views;
 	fyn_token_config_clear(&hub->tokens);
@@ -58,7 +58,7 @@ int fyn_hub_load_policy(struct fyn_hub *hub)
 		fyn_token_config_clear(&tokens);
 		return -1;
 	}
-	install(hub, acl, views, &tokens);
+	install(hub, views, &tokens);
 	return 0;
 }
 

@@ -12,6 +12,9 @@
 
 #include <mosquitto.h>
 
+#include "acl.h"
+#include "token.h"
+
 #include "batch.h"
 #include "redact.h"
 #include "store.h"
@@ -59,6 +62,8 @@ void fyn_read_request_free(struct fyn_read_request *r)
 		free(r->client_id);
 		free(r->stream);
 		json_decref(r->sections);
+		json_decref(r->identity);
+		json_decref(r->ops);
 		fyn_views_unref(r->views);
 		free(r);
 	}
@@ -142,14 +147,43 @@ static bool wait_for_broker(struct fyn_reader *reader)
 	return true;
 }
 
-static bool send_page(struct fyn_reader *reader, const struct fyn_read_request *r,
-		const struct fyn_replay_page *page)
+/* What an automatic resume may send: topics the client's stored filters
+ * cover and the current ACL lets it read. */
+struct auto_resume_scope {
+	const json_t *filters;
+	const struct fyn_acl *acl;
+	struct fyn_acl_identity identity;
+};
+
+static bool in_scope(const char *topic, const void *arg)
+{
+	const struct auto_resume_scope *scope = arg;
+	size_t index;
+	json_t *filter;
+
+	if (!fyn_acl_check_topic(scope->acl, &scope->identity, topic, FYN_ACCESS_READ).allowed) {
+		return false;
+	}
+	json_array_foreach(scope->filters, index, filter) {
+		bool match = false;
+		if (json_is_string(filter) && mosquitto_topic_matches_sub(json_string_value(filter), topic, &match)
+				== MOSQ_ERR_SUCCESS && match) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Sends one page of stream to the client (only what scope allows, when given). */
+static bool send_page(struct fyn_reader *reader, const struct fyn_read_request *r, const char *stream,
+		const struct auto_resume_scope *scope, const struct fyn_replay_page *page)
 {
 	struct fyn_completion *c = fyn_completion_new();
 	const struct fyn_view *view = &r->views->items[r->view_index];
 
 	for (size_t i = 0; c && i < page->count; i++) {
-		if (fyn_replay_event(page->rows[i].event, r->stream, view, r->client_id, c) != 0) {
+		if (fyn_replay_event(page->rows[i].event, stream, view, r->client_id,
+				scope ? in_scope : NULL, scope, c) != 0) {
 			fyn_completion_free(c);
 			return false;
 		}
@@ -165,11 +199,34 @@ static bool send_page(struct fyn_reader *reader, const struct fyn_read_request *
 	return true;
 }
 
+/* Streams stream's events from after to head to the client. Returns the
+ * last seq sent (or after), or -1 when the store failed midway. */
+static long long replay_range(struct fyn_reader *reader, const struct fyn_read_request *r,
+		const char *stream, const struct auto_resume_scope *scope, long long after, long long head)
+{
+	char err[512];
+	struct fyn_replay_page page;
+	long long cursor = after;
+
+	while (cursor < head) {
+		if (fyn_store_events_after(reader->store, stream, cursor, reader->config.page_size,
+				&page, err, sizeof(err)) != FYN_STORE_OK) {
+			return -1;
+		}
+		if (page.count == 0 || !send_page(reader, r, stream, scope, &page)) {
+			fyn_replay_page_clear(&page);
+			break;
+		}
+		cursor = page.rows[page.count - 1].seq;
+		fyn_replay_page_clear(&page);
+	}
+	return cursor;
+}
+
 static void resume(struct fyn_reader *reader, const struct fyn_read_request *r)
 {
 	char err[512];
-	long long head = 0, cursor = r->after_seq;
-	struct fyn_replay_page page;
+	long long head = 0, last;
 
 	if (!store_ready(reader, err, sizeof(err))
 			|| fyn_store_head(reader->store, r->stream, &head, err, sizeof(err)) != FYN_STORE_OK) {
@@ -180,20 +237,87 @@ static void resume(struct fyn_reader *reader, const struct fyn_read_request *r)
 		replay_done(reader, r, head, true);
 		return;
 	}
-	while (cursor < head) {
-		if (fyn_store_events_after(reader->store, r->stream, cursor, reader->config.page_size,
-				&page, err, sizeof(err)) != FYN_STORE_OK) {
-			answer_error(reader, r, "resume", "the event store failed during the replay; resume again from your last seq");
-			return;
-		}
-		if (page.count == 0 || !send_page(reader, r, &page)) {
-			fyn_replay_page_clear(&page);
-			break;
-		}
-		cursor = page.rows[page.count - 1].seq;
-		fyn_replay_page_clear(&page);
+	last = replay_range(reader, r, r->stream, NULL, r->after_seq, head);
+	if (last < 0) {
+		answer_error(reader, r, "resume", "the event store failed during the replay; resume again from your last seq");
+		return;
 	}
-	replay_done(reader, r, cursor > head ? cursor : head, false);
+	replay_done(reader, r, last > head ? last : head, false);
+}
+
+/* The identity an automatic resume checks the ACL with, from the request's
+ * JSON copy of the session's claims. restaurants points into r->identity. */
+static size_t identity_from(const json_t *who, struct fyn_acl_identity *out, const char **restaurants,
+		size_t capacity)
+{
+	const json_t *list = json_object_get(who, "restaurants");
+	size_t count = 0, index;
+	json_t *rid;
+
+	json_array_foreach(list, index, rid) {
+		if (count < capacity) {
+			restaurants[count++] = json_string_value(rid);
+		}
+	}
+	out->sub = json_string_value(json_object_get(who, "sub"));
+	out->role = json_string_value(json_object_get(who, "role"));
+	out->client_id = json_string_value(json_object_get(who, "client_id"));
+	out->restaurants = restaurants;
+	out->restaurant_count = count;
+	return count;
+}
+
+/* A persistent client connected: replay what its stored filters cover
+ * after its stored cursors, at most max_replay events per stream. */
+static void auto_resume(struct fyn_reader *reader, const struct fyn_read_request *r)
+{
+	char err[512], *text = NULL;
+	const char *params[] = { r->client_id };
+	const char *restaurants[FYN_TOKEN_MAX_RESTAURANTS];
+	struct auto_resume_scope scope = { .acl = r->views->acl };
+	json_t *state, *cursors, *seq;
+	const char *stream;
+
+	if (!store_ready(reader, err, sizeof(err)) || fyn_store_query_text(reader->store,
+			"SELECT fynsync_client_state($1)::text", 1, params, &text, err, sizeof(err)) != FYN_STORE_OK) {
+		free(text);
+		fyn_outbox_log(reader->outbox, MOSQ_LOG_WARNING, "fynsync: automatic resume skipped: the event store is unavailable.");
+		return;
+	}
+	state = json_loads(text ? text : "{}", 0, NULL);
+	free(text);
+	scope.filters = json_object_get(state, "filters");
+	cursors = json_object_get(state, "cursors");
+	identity_from(r->identity, &scope.identity, restaurants, FYN_TOKEN_MAX_RESTAURANTS);
+	if (json_array_size(scope.filters) > 0 && scope.identity.sub && scope.identity.role) {
+		json_object_foreach(cursors, stream, seq) {
+			long long head = 0, after = json_integer_value(seq);
+			if (fyn_store_head(reader->store, stream, &head, err, sizeof(err)) != FYN_STORE_OK) {
+				continue;
+			}
+			if (head - after > reader->config.max_replay) {
+				after = head - reader->config.max_replay;
+			}
+			replay_range(reader, r, stream, &scope, after, head);
+		}
+	}
+	json_decref(state);
+}
+
+static void save_state(struct fyn_reader *reader, const struct fyn_read_request *r)
+{
+	char err[512], *text, *none = NULL;
+	const char *params[1];
+
+	text = json_dumps(r->ops, JSON_COMPACT);
+	params[0] = text;
+	if (!text || !store_ready(reader, err, sizeof(err)) || fyn_store_query_text(reader->store,
+			"SELECT fynsync_save_client_state($1::jsonb)", 1, params, &none, err, sizeof(err)) != FYN_STORE_OK) {
+		fyn_outbox_log(reader->outbox, MOSQ_LOG_WARNING, "fynsync: could not save durable cursors "
+				"(the event store is unavailable); persistent clients may get more events again on reconnect.");
+	}
+	free(none);
+	free(text);
 }
 
 /* Keeps only the projections the client asked for. */
@@ -262,10 +386,11 @@ static void *reader_main(void *arg)
 	struct fyn_reader *reader = arg;
 	struct fyn_read_request *r;
 	while ((r = next_request(reader)) != NULL) {
-		if (r->kind == FYN_READ_RESUME) {
-			resume(reader, r);
-		} else {
-			snapshot(reader, r);
+		switch (r->kind) {
+		case FYN_READ_RESUME: resume(reader, r); break;
+		case FYN_READ_SNAPSHOT: snapshot(reader, r); break;
+		case FYN_READ_AUTO_RESUME: auto_resume(reader, r); break;
+		case FYN_READ_SAVE_STATE: save_state(reader, r); break;
 		}
 		fyn_read_request_free(r);
 	}

@@ -16,7 +16,12 @@
 #include "outbox.h"
 #include "views.h"
 
-enum fyn_read_kind { FYN_READ_RESUME, FYN_READ_SNAPSHOT };
+enum fyn_read_kind {
+	FYN_READ_RESUME,        /* ctl/resume, one stream */
+	FYN_READ_SNAPSHOT,      /* ctl/snapshot */
+	FYN_READ_AUTO_RESUME,   /* a persistent client connected: replay after its durable cursors */
+	FYN_READ_SAVE_STATE,    /* write durable cursors and filters */
+};
 
 struct fyn_read_request {
 	struct fyn_read_request *next;
@@ -25,6 +30,8 @@ struct fyn_read_request {
 	char *stream;
 	long long after_seq;          /* resume */
 	json_t *sections;             /* snapshot: array of projection names, or NULL for all */
+	json_t *identity;             /* auto resume: {sub, role, client_id, restaurants} for ACL checks */
+	json_t *ops;                  /* save state: operations for fynsync_save_client_state */
 	struct fyn_views *views;      /* referenced */
 	size_t view_index;            /* the client's view */
 };

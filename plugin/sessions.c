@@ -30,6 +30,7 @@ static void free_session(struct fyn_session *session)
 {
 	clear_read_cache(session);
 	fyn_claims_clear(&session->claims);
+	free(session->cursors);
 	free(session->client_id);
 	free(session);
 }

@@ -22,6 +22,15 @@ struct fyn_read_cache_entry {
 	char topic[];
 };
 
+/* Per stream: the last seq the hub saw routed to a persistent client, and
+ * the same value one and two flushes ago (see durable.c). */
+struct fyn_stream_cursor {
+	char stream[65];
+	long long routed;
+	long long previous;
+	long long saved;
+};
+
 struct fyn_session {
 	UT_hash_handle by_client;
 	UT_hash_handle by_id;
@@ -29,6 +38,9 @@ struct fyn_session {
 	char *client_id;
 	struct fyn_claims claims;
 	struct fyn_acl_identity identity;   /* views into claims, for the ACL */
+	bool persistent;             /* clean session off: the hub keeps a durable cursor */
+	struct fyn_stream_cursor *cursors;
+	size_t cursor_count;
 	struct fyn_read_cache_entry *read_cache;
 	unsigned read_cache_size;
 	unsigned read_cache_generation;

@@ -11,6 +11,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "durable.h"
 #include "hub.h"
 #include "job.h"
 
@@ -77,6 +78,7 @@ int fyn_on_tick(int event, void *event_data, void *userdata)
 	(void)event_data;
 	fyn_hub_drain_completions(hub);
 	answer_expired_jobs(hub, now_ms);
+	fyn_durable_flush(hub, now_ms);
 	if (now_ms >= hub->next_expiry_check_ms) {
 		hub->next_expiry_check_ms = now_ms + EXPIRY_CHECK_INTERVAL_MS;
 		disconnect_expired_tokens(hub);

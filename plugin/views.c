@@ -23,6 +23,7 @@ static void free_views(struct fyn_views *views)
 		free_view(&views->items[i]);
 	}
 	free(views->items);
+	fyn_acl_free(views->acl);
 	free(views);
 }
 
@@ -45,7 +46,7 @@ static int copy_view(const struct fyn_acl *acl, size_t index, struct fyn_view *o
 	return 0;
 }
 
-struct fyn_views *fyn_views_from_acl(const struct fyn_acl *acl)
+struct fyn_views *fyn_views_from_acl(struct fyn_acl *acl)
 {
 	size_t count = fyn_acl_view_count(acl);
 	struct fyn_views *views = calloc(1, sizeof(*views));
@@ -66,6 +67,7 @@ struct fyn_views *fyn_views_from_acl(const struct fyn_acl *acl)
 			return NULL;
 		}
 	}
+	views->acl = acl;
 	return views;
 }
 
