@@ -31,6 +31,7 @@ struct fyn_hub {
 	struct fyn_pipeline *pipeline;  /* the writer thread */
 	struct fyn_reader *reader;      /* the reader thread */
 	long long next_expiry_check_ms;
+	long long next_metrics_ms;
 	json_t *durable_ops;            /* client state changes not yet saved (durable.c) */
 	long long next_durable_flush_ms;
 };

@@ -3,8 +3,11 @@
  *
  * Publishes what the writer finished (the writer's wake signal makes the
  * tick come at once), answers `unavailable` for queued jobs past their
- * deadline, and disconnects clients whose token has expired.
+ * deadline, disconnects clients whose token has expired, saves durable
+ * cursors and refreshes the retained fynlo/v1/sys/metrics.
  */
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -16,6 +19,7 @@
 #include "job.h"
 
 #define EXPIRY_CHECK_INTERVAL_MS 250
+#define METRICS_INTERVAL_MS 5000
 
 static void publish_completion(const struct fyn_completion *c)
 {
@@ -69,6 +73,29 @@ static void disconnect_expired_tokens(struct fyn_hub *hub)
 	}
 }
 
+static void publish_metrics(struct fyn_hub *hub)
+{
+	struct fyn_pipeline_stats stats;
+	json_t *doc;
+	char *text;
+
+	fyn_pipeline_stats(hub->pipeline, &stats);
+	doc = json_pack("{s:I, s:I, s:b, s:I, s:I, s:I, s:I}",
+			"at", (json_int_t)time(NULL),
+			"clients", (json_int_t)HASH_CNT(by_client, hub->sessions.by_client),
+			"store_up", stats.store_up,
+			"queued", (json_int_t)stats.queued,
+			"answered", (json_int_t)stats.appended_jobs,
+			"unavailable", (json_int_t)stats.unavailable_jobs,
+			"batches", (json_int_t)stats.accepted_batches);
+	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (text) {
+		mosquitto_broker_publish_copy(NULL, "fynlo/v1/sys/metrics", (int)strlen(text), text, 0, true, NULL);
+		free(text);
+	}
+}
+
 int fyn_on_tick(int event, void *event_data, void *userdata)
 {
 	struct fyn_hub *hub = userdata;
@@ -82,6 +109,10 @@ int fyn_on_tick(int event, void *event_data, void *userdata)
 	if (now_ms >= hub->next_expiry_check_ms) {
 		hub->next_expiry_check_ms = now_ms + EXPIRY_CHECK_INTERVAL_MS;
 		disconnect_expired_tokens(hub);
+	}
+	if (now_ms >= hub->next_metrics_ms) {
+		hub->next_metrics_ms = now_ms + METRICS_INTERVAL_MS;
+		publish_metrics(hub);
 	}
 	return MOSQ_ERR_SUCCESS;
 }

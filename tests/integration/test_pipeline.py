@@ -222,3 +222,16 @@ def test_seq_continues_after_broker_restart(postgres):
     finally:
         b.assert_clean_exit()
         b.destroy()
+
+
+def test_metrics_are_retained_for_the_platform_owner_only(broker):
+    owner = broker.client("platform_owner", None)
+    assert owner.subscribe("fynlo/v1/sys/metrics") == [1]
+    topic, payload, retained = owner.next_message(7, "fynlo/v1/sys/metrics")
+    metrics = json.loads(payload)
+    assert retained and metrics["store_up"] is True and metrics["clients"] >= 1
+    assert {"queued", "answered", "unavailable", "batches"} <= set(metrics)
+    staff = broker.client("staff", ["r1"])
+    assert staff.subscribe("fynlo/v1/sys/metrics")[0] >= 0x80
+    owner.close()
+    staff.close()
