@@ -76,14 +76,42 @@ static void refresh_token(struct fyn_hub *hub, struct fyn_session *session, cons
 	answer_token(session->client_id, NULL);
 }
 
-/* May this client replay or snapshot stream? Returns its view index, or -1
- * after telling the client why not. */
-static int readable_view(struct fyn_hub *hub, const struct fyn_session *session, const char *verb,
-		const char *stream)
+/* How much of a stream's view a client may read. */
+enum read_scope { READ_NONE, READ_WHOLE, READ_SOME };
+
+static bool token_names(const struct fyn_session *session, const char *stream)
 {
-	char filter[160];
+	if (strcmp(stream, FYN_STREAM_PLATFORM) == 0) {
+		return true;
+	}
+	for (size_t i = 0; i < session->identity.restaurant_count; i++) {
+		if (strcmp(session->identity.restaurants[i], stream) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool may_subscribe(struct fyn_hub *hub, const struct fyn_session *session, const char *stream,
+		const char *view_name, const char *rest)
+{
+	char filter[200];
+	snprintf(filter, sizeof(filter), "fynlo/v1/ev/%s/%s/%s", stream, view_name, rest);
+	return fyn_acl_check_subscription(hub->acl, &session->identity, filter).allowed;
+}
+
+/* May this client replay or snapshot stream? Returns its view index, or -1
+ * after telling the client why not. *scope says whether the ACL lets it
+ * read the whole stream in that view (ev/{stream}/{view}/#) or only some
+ * of its topics: a kitchen display reads ev/{rid}/redacted/order/# only. A
+ * stream the token names (or the platform stream) is then replayed event by
+ * event through the ACL; any other is refused. */
+static int readable_view(struct fyn_hub *hub, const struct fyn_session *session, const char *verb,
+		const char *stream, enum read_scope *scope)
+{
 	int view = fyn_acl_view_for(hub->acl, &session->identity);
 
+	*scope = READ_NONE;
 	if (strcmp(stream, FYN_STREAM_PLATFORM) != 0 && !fyn_restaurant_id_is_valid(stream)) {
 		fyn_control_error(session->client_id, verb, "stream ids are restaurant ids ([A-Za-z0-9_-]{1,64}) or platform");
 		return -1;
@@ -92,12 +120,27 @@ static int readable_view(struct fyn_hub *hub, const struct fyn_session *session,
 		fyn_control_error(session->client_id, verb, "the ACL file gives this role no view of events");
 		return -1;
 	}
-	snprintf(filter, sizeof(filter), "fynlo/v1/ev/%s/%s/#", stream, hub->views->items[view].name);
-	if (!fyn_acl_check_subscription(hub->acl, &session->identity, filter).allowed) {
+	if (may_subscribe(hub, session, stream, hub->views->items[view].name, "#")) {
+		*scope = READ_WHOLE;
+	} else if (token_names(session, stream)) {
+		*scope = READ_SOME;
+	} else {
 		fyn_control_error(session->client_id, verb, "forbidden: this token may not read that stream");
 		return -1;
 	}
 	return view;
+}
+
+/* The session's identity as JSON, for the reader's per-event ACL checks. */
+static json_t *identity_json(const struct fyn_session *session)
+{
+	json_t *restaurants = json_array();
+	for (size_t i = 0; restaurants && i < session->identity.restaurant_count; i++) {
+		json_array_append_new(restaurants, json_string(session->identity.restaurants[i]));
+	}
+	return json_pack("{s:s?, s:s?, s:s?, s:o*}", "sub", session->identity.sub,
+			"role", session->identity.role, "client_id", session->identity.client_id,
+			"restaurants", restaurants);
 }
 
 static void submit_read(struct fyn_hub *hub, const struct fyn_session *session, const char *verb,
@@ -122,21 +165,51 @@ static void resume_streams(struct fyn_hub *hub, const struct fyn_session *sessio
 		return;
 	}
 	json_object_foreach((json_t *)streams, stream, seq) {
+		enum read_scope scope;
 		int view;
 		struct fyn_read_request *r;
 		if (!json_is_integer(seq) || json_integer_value(seq) < 0) {
 			fyn_control_error(session->client_id, "resume", "each stream's last seq must be an integer >= 0");
 			continue;
 		}
-		if ((view = readable_view(hub, session, "resume", stream)) < 0) {
+		if ((view = readable_view(hub, session, "resume", stream, &scope)) < 0) {
 			continue;
 		}
 		r = fyn_read_request_new(FYN_READ_RESUME, session->client_id, stream, hub->views, (size_t)view);
 		if (r) {
 			r->after_seq = json_integer_value(seq);
 		}
+		if (r && scope == READ_SOME && !(r->identity = identity_json(session))) {
+			fyn_read_request_free(r);
+			r = NULL;
+		}
 		submit_read(hub, session, "resume", r);
 	}
+}
+
+/* The snapshot sections a client that reads only some of a stream may have:
+ * each section with the event domain it is built from. Sales and employee
+ * activity summarise every order or event, so they need the whole stream. */
+static json_t *partial_sections(struct fyn_hub *hub, const struct fyn_session *session, const char *stream,
+		const char *view_name, const json_t *requested)
+{
+	static const char *const sections[][2] = {
+		{ "orders", "order/#" }, { "menu", "menu/#" }, { "inventory", "inventory/#" },
+	};
+	json_t *allowed = json_array();
+
+	for (size_t i = 0; allowed && i < sizeof(sections) / sizeof(sections[0]); i++) {
+		bool wanted = !requested;
+		size_t index;
+		json_t *name;
+		json_array_foreach(requested, index, name) {
+			wanted = wanted || (json_is_string(name) && strcmp(json_string_value(name), sections[i][0]) == 0);
+		}
+		if (wanted && may_subscribe(hub, session, stream, view_name, sections[i][1])) {
+			json_array_append_new(allowed, json_string(sections[i][0]));
+		}
+	}
+	return allowed;
 }
 
 static void snapshot_stream(struct fyn_hub *hub, const struct fyn_session *session, const json_t *request)
@@ -144,17 +217,28 @@ static void snapshot_stream(struct fyn_hub *hub, const struct fyn_session *sessi
 	const char *stream = json_string_value(json_object_get(request, "stream"));
 	json_t *sections = json_object_get(request, "views");
 	struct fyn_read_request *r;
+	enum read_scope scope;
 	int view;
 
 	if (!stream || (sections && !json_is_array(sections))) {
 		fyn_control_error(session->client_id, "snapshot", "the request is {\"stream\": id, \"views\": [names]} (views optional)");
 		return;
 	}
-	if ((view = readable_view(hub, session, "snapshot", stream)) < 0) {
+	if ((view = readable_view(hub, session, "snapshot", stream, &scope)) < 0) {
 		return;
 	}
 	r = fyn_read_request_new(FYN_READ_SNAPSHOT, session->client_id, stream, hub->views, (size_t)view);
-	if (r && sections) {
+	if (r && scope == READ_SOME) {
+		r->sections = partial_sections(hub, session, stream, hub->views->items[view].name, sections);
+		if (!r->sections) {
+			fyn_read_request_free(r);
+			r = NULL;
+		} else if (json_array_size(r->sections) == 0 && (!sections || json_array_size(sections) > 0)) {
+			fyn_read_request_free(r);
+			fyn_control_error(session->client_id, "snapshot", "forbidden: this token may not read that stream's projections");
+			return;
+		}
+	} else if (r && sections) {
 		r->sections = json_incref(sections);
 	}
 	submit_read(hub, session, "snapshot", r);

@@ -223,21 +223,44 @@ static long long replay_range(struct fyn_reader *reader, const struct fyn_read_r
 	return cursor;
 }
 
+static size_t identity_from(const json_t *who, struct fyn_acl_identity *out, const char **restaurants,
+		size_t capacity);
+
+/* ctl/resume of one stream. A request with an identity comes from a client
+ * the ACL lets read only some of the stream (see control.c): each event is
+ * then checked against the ACL and the others are left out. */
 static void resume(struct fyn_reader *reader, const struct fyn_read_request *r)
 {
-	char err[512];
+	char err[512], filter[200];
+	const char *restaurants[FYN_TOKEN_MAX_RESTAURANTS];
 	long long head = 0, last;
+	struct auto_resume_scope scope = { .acl = r->views->acl };
+	json_t *filters = NULL;
+
+	if (r->identity) {
+		snprintf(filter, sizeof(filter), "fynlo/v1/ev/%s/%s/#", r->stream, r->views->items[r->view_index].name);
+		identity_from(r->identity, &scope.identity, restaurants, FYN_TOKEN_MAX_RESTAURANTS);
+		scope.filters = filters = json_pack("[s]", filter);
+		if (!filters || !scope.identity.sub || !scope.identity.role) {
+			json_decref(filters);
+			answer_error(reader, r, "resume", "hub out of memory; retry later");
+			return;
+		}
+	}
 
 	if (!store_ready(reader, err, sizeof(err))
 			|| fyn_store_head(reader->store, r->stream, &head, err, sizeof(err)) != FYN_STORE_OK) {
+		json_decref(filters);
 		answer_error(reader, r, "resume", "the event store is unavailable; retry with backoff");
 		return;
 	}
 	if (head - r->after_seq > reader->config.max_replay) {
+		json_decref(filters);
 		replay_done(reader, r, head, true);
 		return;
 	}
-	last = replay_range(reader, r, r->stream, NULL, r->after_seq, head);
+	last = replay_range(reader, r, r->stream, r->identity ? &scope : NULL, r->after_seq, head);
+	json_decref(filters);
 	if (last < 0) {
 		answer_error(reader, r, "resume", "the event store failed during the replay; resume again from your last seq");
 		return;
