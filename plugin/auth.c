@@ -5,6 +5,7 @@
  * algorithm and a client id the contract allows (ids appear in topics).
  * Every refusal is logged once, with the reason and never the token.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "auth.h"
 #include "durable.h"
 #include "hub.h"
 #include "presence.h"
@@ -38,6 +40,36 @@ static void clear_taken_over_presence(struct fyn_hub *hub, const void *client, c
 	}
 }
 
+/* Between MOSQ_EVT_RELOAD and the next tick (see auth.h). */
+static bool reload_recheck;
+
+void fyn_auth_reload_started(void)
+{
+	reload_recheck = true;
+}
+
+void fyn_auth_reload_finished(void)
+{
+	reload_recheck = false;
+}
+
+/* mosquitto's re-check of a connected client on reload. The identity that
+ * counts is the one the hub verified last (at CONNECT or by a refresh on
+ * ctl/token): re-verifying the CONNECT token would drop every client that
+ * refreshed once its first token ran out, revert refreshed sessions to their
+ * first token's expiry, drop every client on a key rotation, and announce
+ * presence again. So the session stays as it is, unless its token has
+ * expired (which the tick would act on anyway). */
+static int recheck_connected(struct fyn_hub *hub, const struct fyn_session *session)
+{
+	if (time(NULL) >= session->claims.exp + hub->tokens.leeway_s) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "fynsync: client '%s' (sub %s) dropped on reload: its token expired.",
+				session->client_id, session->claims.sub);
+		return MOSQ_ERR_AUTH;
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
 int fyn_on_basic_auth(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_basic_auth *ed = event_data;
@@ -49,6 +81,19 @@ int fyn_on_basic_auth(int event, void *event_data, void *userdata)
 	char reason[256];
 
 	(void)event;
+	if (reload_recheck) {
+		session = fyn_sessions_find(&hub->sessions, ed->client);
+		if (session) {
+			return recheck_connected(hub, session);
+		}
+		/* No session and not a WebSocket CONNECT (the only kind mosquitto
+		 * handles inside the window): an offline persistent session. It is
+		 * left alone; it is not present and gets no session here, and its
+		 * reconnect is a new CONNECT, verified in full. */
+		if (mosquitto_client_protocol(ed->client) != mp_websockets) {
+			return MOSQ_ERR_SUCCESS;
+		}
+	}
 	if (!client_id || !fyn_client_id_is_valid(client_id)) {
 		return refuse(client_id, address, "client id must match [A-Za-z0-9._-]{1,64}");
 	}

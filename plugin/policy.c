@@ -11,6 +11,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "auth.h"
 #include "hub.h"
 
 /* views owns the new ACL; the old ACL goes with the last reference to the
@@ -67,6 +68,7 @@ int fyn_on_reload(int event, void *event_data, void *userdata)
 	struct fyn_hub *hub = userdata;
 	(void)event;
 	(void)event_data;
+	fyn_auth_reload_started();
 	if (fyn_hub_load_policy(hub) == 0) {
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "fynsync: reloaded ACL %s and JWT key %s.",
 				hub->config.acl_file, hub->config.jwt_key_file);

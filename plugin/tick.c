@@ -14,6 +14,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "auth.h"
 #include "durable.h"
 #include "hub.h"
 #include "job.h"
@@ -103,6 +104,7 @@ int fyn_on_tick(int event, void *event_data, void *userdata)
 
 	(void)event;
 	(void)event_data;
+	fyn_auth_reload_finished();
 	fyn_hub_drain_completions(hub);
 	answer_expired_jobs(hub, now_ms);
 	fyn_durable_flush(hub, now_ms);
