@@ -12,6 +12,7 @@ import queue
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -346,3 +347,120 @@ def event(event_type="order.created", aggregate_id=None, payload=None, **fields)
     }
     e.update(fields)
     return e
+
+
+def service_dir(prefix="fynsync-test-"):
+    """A temporary directory the broker's service user can read (for key and
+    ACL files a test writes); remove it with shutil.rmtree."""
+    _ensure_service_user()
+    path = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(path, 0o755)
+    _chown(path)
+    return path
+
+
+def write_service_file(path, data, mode=0o644):
+    """Writes data (str or bytes) to path, readable by the service user.
+    Replaces the file in place (same inode) so a reload reads the new text."""
+    with open(path, "wb" if isinstance(data, bytes) else "w") as f:
+        f.write(data)
+    os.chmod(path, mode)
+    _chown(path)
+    return path
+
+
+def wait_for_log(broker, text, start=0, timeout=5):
+    """Waits until text appears in the broker's log after offset start;
+    returns the log from start on, or raises TimeoutError."""
+    deadline = time.time() + timeout
+    while True:
+        log = broker.read_log()[start:]
+        if text in log:
+            return log
+        if time.time() >= deadline:
+            raise TimeoutError(f"{text!r} not in the broker log within {timeout}s:\n{log[-3000:]}")
+        time.sleep(0.05)
+
+
+def _varint(n):
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _mqtt_string(value):
+    data = value.encode() if isinstance(value, str) else value
+    return struct.pack("!H", len(data)) + data
+
+
+class RawClient:
+    """CONNECTs with exactly the given fields and records what comes back:
+    the CONNACK code, and later a DISCONNECT packet and the moment the
+    broker closed the connection."""
+
+    def __init__(self, port, client_id, username, password, version=5):
+        self.version = version
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        flags = 0x02 | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
+        variable = _mqtt_string("MQTT") + bytes([version, flags]) + struct.pack("!H", 60)
+        if version == 5:
+            variable += b"\x00"   # no properties
+        body = variable + _mqtt_string(client_id)
+        if username is not None:
+            body += _mqtt_string(username)
+        if password is not None:
+            body += _mqtt_string(password)
+        self.sock.sendall(b"\x10" + _varint(len(body)) + body)
+        packet_type, data = self._read_packet()
+        assert packet_type == 0x20, f"expected CONNACK, got {packet_type!r}"
+        self.connack = data[1]
+        self.disconnect_reason = None   # reason code of a DISCONNECT from the broker
+        self.closed_at = None
+
+    def _read_exact(self, n):
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise EOFError
+            data += chunk
+        return data
+
+    def _read_packet(self):
+        header = self._read_exact(1)[0]
+        length, shift = 0, 0
+        while True:
+            byte = self._read_exact(1)[0]
+            length += (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        return header & 0xF0, self._read_exact(length)
+
+    def wait_closed(self, timeout):
+        """Reads until the broker closes the connection or timeout passes;
+        returns True when it closed."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                packet_type, data = self._read_packet()
+                if packet_type == 0xE0:
+                    self.disconnect_reason = data[0] if data else 0
+        except EOFError:
+            self.closed_at = time.time()
+            return True
+        except ConnectionResetError:
+            self.closed_at = time.time()
+            return True
+        except socket.timeout:
+            return False
+
+    def close(self):
+        try:
+            self.sock.sendall(b"\xe0\x00")
+        except OSError:
+            pass
+        self.sock.close()
