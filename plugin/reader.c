@@ -265,7 +265,10 @@ static void resume(struct fyn_reader *reader, const struct fyn_read_request *r)
 		answer_error(reader, r, "resume", "the event store failed during the replay; resume again from your last seq");
 		return;
 	}
-	replay_done(reader, r, last > head ? last : head, false);
+	/* The head, or the last seq sent if later events came along. A client
+	 * that claimed a seq beyond the head is told the real head, not its own
+	 * number back (it would then drop the events up to it as duplicates). */
+	replay_done(reader, r, last > head && last > r->after_seq ? last : head, false);
 }
 
 /* The identity an automatic resume checks the ACL with, from the request's
