@@ -19,6 +19,7 @@
 
 #include "envelope.h"
 #include "job.h"
+#include "presence.h"
 
 #define CONTROL_PREFIX "fynlo/v1/ctl/"
 #define CONTROL_MAX_BYTES 16384
@@ -52,11 +53,25 @@ static void answer_token(const char *client_id, const char *problem)
 			: strdup("{\"id\":\"token\",\"status\":\"accepted\"}"));
 }
 
+static bool same_restaurants(const struct fyn_claims *a, const struct fyn_claims *b)
+{
+	if (a->restaurant_count != b->restaurant_count) {
+		return false;
+	}
+	for (size_t i = 0; i < a->restaurant_count; i++) {
+		if (!fyn_claims_has_restaurant(b, a->restaurants[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
 static void refresh_token(struct fyn_hub *hub, struct fyn_session *session, const json_t *request)
 {
 	const char *token = json_string_value(json_object_get(request, "token"));
 	struct fyn_claims claims;
 	char reason[256];
+	bool moved;
 
 	if (!token) {
 		answer_token(session->client_id, "field token must be a JWT string");
@@ -72,7 +87,17 @@ static void refresh_token(struct fyn_hub *hub, struct fyn_session *session, cons
 		answer_token(session->client_id, "the new token must have the same role");
 		return;
 	}
+	/* A token for other restaurants moves the client's presence with it;
+	 * otherwise the old restaurants would keep it for good (the disconnect
+	 * clears the restaurants of the token in force then). */
+	moved = !same_restaurants(&session->claims, &claims) && fyn_session_is_current(&hub->sessions, session);
+	if (moved) {
+		fyn_presence_clear(session);
+	}
 	fyn_session_replace_claims(session, &claims);
+	if (moved) {
+		fyn_presence_announce(session);
+	}
 	answer_token(session->client_id, NULL);
 }
 
