@@ -880,3 +880,28 @@ def test_rejected_refresh_does_not_extend_the_old_exp(broker):
         pytest.fail("still connected 3.5 s after the exp that the rejected refreshes must not extend")
     finally:
         till.close()
+
+
+def test_refresh_for_other_restaurants_moves_access_and_presence(broker):
+    """Same sub and role, other restaurants: the new token decides what the
+    connection reads, and its presence moves with it instead of staying
+    behind in the old restaurant after the disconnect."""
+    cid = new_cid("moved")
+    till = _no_reconnect(Client(broker.port, cid))
+    till.connect("alice", _hs(broker, claims(sub="alice", restaurants=["r1"])))
+    assert till.subscribe(f"fynlo/v1/client/{cid}/#") == [1]
+    assert till.subscribe("fynlo/v1/ev/r1/redacted/#") == [1]
+    assert len(_retained_presence(broker, "r1", cid)) == 1
+    ack = _refresh(till, _hs(broker, claims(sub="alice", restaurants=["r2"])))
+    assert ack == {"id": "token", "status": "accepted"}, ack
+    assert _failed(till.subscribe("fynlo/v1/ev/r1/redacted/order/#"), 5)
+    assert till.subscribe("fynlo/v1/ev/r2/redacted/#") == [1]
+    r1_till = broker.client("staff", ["r1"], sub="bob")
+    assert r1_till.submit("r1", event())["status"] == "accepted"
+    assert [m for m in till.drain(0.4) if "/ev/" in m[0]] == []     # the old r1 subscription reads nothing now
+    assert _retained_presence(broker, "r1", cid) == []
+    assert len(_retained_presence(broker, "r2", cid)) == 1
+    till.close()
+    time.sleep(0.2)
+    assert _retained_presence(broker, "r1", cid) == [] and _retained_presence(broker, "r2", cid) == []
+    r1_till.close()
