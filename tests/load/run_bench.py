@@ -1,0 +1,597 @@
+#!/usr/bin/python3
+"""Load benchmark for fynsync: a fresh PostgreSQL 15 (default durability:
+fsync, synchronous_commit and full_page_writes on) and a fresh mosquitto with
+the plugin for every run, started through tests/integration/harness.py, then
+tools/fynsync-bench against them:
+
+  throughput  8 publishers, as fast as the hub answers (window 64 each), 20 s
+  latency     8 publishers, 500 events/s in total, 20 s
+
+Each run gets its own PostgreSQL and broker, which are stopped and removed
+afterwards (also on failure, Ctrl-C or the overall --timeout). Results go to
+--out: results.json (every run, the machine and the settings), the raw
+per-event samples and per-second timelines, the broker logs, and with
+--figures DIR the PNG figures of docs/benchmarks.md (gnuplot).
+
+  tests/load/run_bench.py --bench build-bench/tools/fynsync-bench \\
+      --plugin build-bench/plugin/fynsync.so --out build-bench/load-results
+
+Exit status: 0 every run complete and consistent (every event answered,
+every accepted event confirmed once, seq gap-free, rows in the table match);
+1 otherwise; 2 setup error.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
+
+import harness  # noqa: E402
+
+SCENARIOS = {
+    "throughput": {"publishers": 8, "rate": 0, "window": 64},
+    "latency": {"publishers": 8, "rate": 500, "window": 64},
+}
+
+# mosquitto.conf settings the harness's broker config does not take from the
+# repository's default deployment; the benchmark applies them.
+BROKER_SETTINGS = ("max_queued_messages", "max_inflight_messages")
+PATH_OPTIONS = ("db_conninfo", "jwt_key_file", "acl_file")
+
+
+class Timeout(Exception):
+    pass
+
+
+def log(msg):
+    print(f"run_bench: {msg}", file=sys.stderr, flush=True)
+
+
+def read_default_deployment():
+    """(mosquitto settings, plugin options) of the repository's mosquitto.conf."""
+    broker, plugin = {}, {}
+    with open(os.path.join(SOURCE_DIR, "mosquitto.conf")) as f:
+        for line in f:
+            parts = line.split(None, 1)
+            if len(parts) != 2 or parts[0].startswith("#"):
+                continue
+            key, value = parts[0], parts[1].strip()
+            if key in BROKER_SETTINGS:
+                broker[key] = value
+            elif key.startswith("plugin_opt_") and key[len("plugin_opt_"):] not in PATH_OPTIONS:
+                plugin[key[len("plugin_opt_"):]] = value
+    return broker, plugin
+
+
+class BenchPostgres(harness.Postgres):
+    """harness.Postgres started with the given server settings instead of the
+    test suite's fsync=off: durability 'default' keeps PostgreSQL's defaults."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        super().__init__()
+
+    def start(self):
+        opts = f"-p {self.port} -k {self.dir} " + " ".join(f"-c {k}={v}" for k, v in self.settings.items())
+        subprocess.run(harness._as_service_user([
+            harness.PG_BIN + "/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "postgres.log"),
+            "-w", "-t", "60", "-o", opts, "start"]), check=True, stdout=subprocess.DEVNULL)
+
+    def postmaster_pid(self):
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                return int(f.readline())
+        except (OSError, ValueError):
+            return None
+
+
+class BenchBroker(harness.Broker):
+    """harness.Broker with mosquitto.conf's queue and in-flight limits."""
+
+    def __init__(self, postgres, broker_settings, plugin_options):
+        self.broker_settings = broker_settings
+        super().__init__(postgres, options=plugin_options)
+
+    def _config(self):
+        path = super()._config()
+        with open(path) as f:
+            lines = [line for line in f.read().splitlines()
+                     if line.split(" ", 1)[0] not in self.broker_settings]
+        lines = [f"{k} {v}" for k, v in self.broker_settings.items()] + lines
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return path
+
+
+# ---- CPU accounting -----------------------------------------------------------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_stat(pid):
+    """(ppid, utime+stime seconds) of a process, or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def tree_cpu(root_pid):
+    """{pid: cpu seconds} for root_pid and its direct children."""
+    out = {}
+    if root_pid is None:
+        return out
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        st = proc_stat(int(entry))
+        if st and (int(entry) == root_pid or st[0] == root_pid):
+            out[int(entry)] = st[1]
+    return out
+
+
+def machine_cpu():
+    """(busy, total) jiffies of the whole machine."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + values[4]
+    total = sum(values[:8])
+    return total - idle, total
+
+
+def cpu_delta(before, after):
+    return sum(after.get(pid, 0) - before.get(pid, 0) for pid in after)
+
+
+# ---- machine ---------------------------------------------------------------------
+
+def command_output(argv):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def machine_info():
+    model = ""
+    for line in command_output(["lscpu"]).splitlines():
+        if line.startswith("Model name:"):
+            model = line.split(":", 1)[1].strip()
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    debian = ""
+    if os.path.exists("/etc/debian_version"):
+        with open("/etc/debian_version") as f:
+            debian = f.read().strip()
+    return {
+        "cpu_model": model,
+        "cpus": os.cpu_count(),
+        "mem_gib": round(mem_kb / 1024 / 1024, 1),
+        "debian": debian,
+        "kernel": platform.release(),
+        "postgres": command_output([harness.PG_BIN + "/postgres", "--version"]),
+        "mosquitto": (command_output(["/usr/sbin/mosquitto", "-h"]).splitlines() or [""])[0],
+        "git": command_output(["git", "-C", SOURCE_DIR, "describe", "--always", "--dirty"]),
+        "plugin_tree_dirty": bool(command_output(["git", "-C", SOURCE_DIR, "status", "--porcelain", "--", "plugin", "store"])),
+    }
+
+
+# ---- one run ------------------------------------------------------------------------
+
+class CpuSampler(threading.Thread):
+    """Once a second: the machine's busy share and the share used by the
+    broker, PostgreSQL and the bench, written to path as
+    `second machine_busy_pct fynsync_pct other_pct` (percent of all CPUs)."""
+
+    def __init__(self, path, pids):
+        super().__init__(daemon=True)
+        self.path, self.pids, self.stop_event = path, pids, threading.Event()
+
+    def ours(self):
+        total = 0.0
+        for root in (self.pids["broker"], self.pids["postgres"]):
+            total += sum(tree_cpu(root).values())
+        st = proc_stat(self.pids["bench"]) if self.pids.get("bench") else None
+        return total + (st[1] if st else 0.0)
+
+    def run(self):
+        with open(self.path, "w") as f:
+            f.write("# second machine_busy_pct fynsync_pct other_pct (fynsync: broker + postgres + bench)\n")
+            start = time.monotonic()
+            busy0, total0 = machine_cpu()
+            ours0 = self.ours()
+            second = 0
+            while not self.stop_event.wait(max(0.0, start + second + 1 - time.monotonic())):
+                busy1, total1 = machine_cpu()
+                ours1 = self.ours()
+                dtotal = max(1, total1 - total0)
+                busy = (busy1 - busy0) / dtotal * 100
+                ours = (ours1 - ours0) * CLK_TCK / dtotal * 100
+                f.write(f"{second} {busy:.1f} {ours:.1f} {max(0.0, busy - ours):.1f}\n")
+                busy0, total0, ours0 = busy1, total1, ours1
+                second += 1
+
+    def stop(self):
+        self.stop_event.set()
+        self.join(5)
+
+
+def run_bench_process(argv, out_prefix, timeout, pids):
+    """Runs the bench (stdout to out_prefix.out, stderr to out_prefix.err,
+    CPU samples to out_prefix.cpu); returns (returncode, its cpu seconds)."""
+    with open(out_prefix + ".out", "w") as out, open(out_prefix + ".err", "w") as err:
+        proc = subprocess.Popen(argv, stdout=out, stderr=err)
+    sampler = CpuSampler(out_prefix + ".cpu", dict(pids, bench=proc.pid))
+    sampler.start()
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        timer.cancel()
+        sampler.stop()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    with open(out_prefix + ".err") as f:
+        sys.stderr.write(f.read())
+    return proc.returncode, usage.ru_utime + usage.ru_stime
+
+
+def pg_settings(pg):
+    names = ("fsync", "synchronous_commit", "full_page_writes", "wal_sync_method", "shared_buffers",
+             "wal_level", "max_wal_size", "checkpoint_timeout", "commit_delay", "wal_buffers")
+    rows = pg.query("SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%s)", list(names))
+    return {name: setting + (f" ({unit})" if unit else "") for name, setting, unit in rows}
+
+
+def one_run(args, name, repeat, pg_settings_wanted, broker_settings, plugin_options):
+    scenario = dict(SCENARIOS[name])
+    scenario["publishers"] = args.publishers
+    if name == "latency":
+        scenario["rate"] = args.latency_rate
+    duration = args.latency_duration if name == "latency" else args.throughput_duration
+    rid = f"bench{name[0]}{repeat}"
+    tag = f"{name}-{repeat}"
+    samples = os.path.join(args.out, f"{tag}.samples")
+    timeline = os.path.join(args.out, f"{tag}.timeline")
+    pg = broker = None
+    try:
+        pg = BenchPostgres(pg_settings_wanted)
+        broker = BenchBroker(pg, broker_settings, plugin_options)
+        settings = pg_settings(pg)
+        argv = [args.bench, "--port", str(broker.port), "--secret-file", broker.secret_file,
+                "--restaurant", rid, "--publishers", str(scenario["publishers"]),
+                "--rate", str(scenario["rate"]), "--window", str(scenario["window"]),
+                "--duration", str(duration), "--warmup", str(args.warmup),
+                "--drain-timeout", str(args.drain_timeout), "--id-prefix", f"bench-{tag}",
+                "--timeline", timeline, "--samples", samples]
+        log(f"{tag}: " + " ".join(argv[:1] + argv[5:]))
+        loadavg = open("/proc/loadavg").read().split()[:3]
+        broker_before = tree_cpu(broker.process.pid)
+        pg_before = tree_cpu(pg.postmaster_pid())
+        machine_before = machine_cpu()
+        wall_before = time.monotonic()
+        rc, bench_cpu = run_bench_process(argv, os.path.join(args.out, tag), duration + args.drain_timeout + 60,
+                                          {"broker": broker.process.pid, "postgres": pg.postmaster_pid()})
+        wall = time.monotonic() - wall_before
+        machine_after = machine_cpu()
+        broker_cpu = cpu_delta(broker_before, tree_cpu(broker.process.pid))
+        pg_cpu = cpu_delta(pg_before, tree_cpu(pg.postmaster_pid()))
+        with open(os.path.join(args.out, f"{tag}.out")) as f:
+            lines = [line for line in f.read().splitlines() if line.startswith("{")]
+        if not lines:
+            raise RuntimeError(f"{tag}: the bench printed no result (exit {rc})")
+        result = json.loads(lines[-1])
+        wal = pg.query("SELECT wal_records, wal_bytes, wal_write, wal_sync, wal_write_time, wal_sync_time FROM pg_stat_wal")[0]
+        count, first, last = pg.query("SELECT count(*), min(seq), max(seq) FROM events WHERE restaurant = %s", rid)[0]
+        busy = (machine_after[0] - machine_before[0]) / CLK_TCK
+        with open(os.path.join(args.out, f"{tag}.cpu")) as f:
+            seconds = [[float(v) for v in line.split()] for line in f if not line.startswith("#")]
+        result.update({
+            "scenario": name, "repeat": repeat, "bench_exit": rc, "pg_settings": settings,
+            "loadavg_before": loadavg, "wall_s": round(wall, 2),
+            "cpu_s": {"broker": round(broker_cpu, 2), "postgres": round(pg_cpu, 2), "bench": round(bench_cpu, 2),
+                      "machine_busy": round(busy, 2)},
+            "other_load_pct": round(statistics.mean(row[3] for row in seconds), 1) if seconds else None,
+            "other_load_pct_max": max((row[3] for row in seconds), default=None),
+            "db_rows": count, "db_seq": [first, last],
+            "wal": {"records": wal[0], "bytes": int(wal[1]), "writes": wal[2], "syncs": wal[3],
+                    "sync_ms_mean": round(wal[5] / wal[3], 3) if wal[3] else None,
+                    "write_ms_mean": round(wal[4] / wal[2], 3) if wal[2] else None},
+        })
+        problems = list(result.get("problems", []))
+        if count != result["accepted"] or (count and (first != 1 or last != count)):
+            problems.append(f"table holds {count} rows (seq {first}..{last}) for {result['accepted']} accepted events")
+        if rc not in (0, 1):
+            problems.append(f"bench exited with {rc}")
+        result["problems"] = problems
+        return result
+    finally:
+        if broker:
+            shutil.copy(broker.log, os.path.join(args.out, f"{tag}.broker.log"))
+            broker.destroy()
+        if pg:
+            try:
+                shutil.copy(os.path.join(pg.dir, "postgres.log"), os.path.join(args.out, f"{tag}.postgres.log"))
+            except OSError:
+                pass
+            pg.destroy()
+
+
+# ---- figures ----------------------------------------------------------------------------
+
+def read_samples(path):
+    ack, confirmed = [], []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            _, a, c, status = line.split()
+            if status == "accepted":
+                if float(a) >= 0:
+                    ack.append(float(a))
+                if float(c) >= 0:
+                    confirmed.append(float(c))
+    return sorted(ack), sorted(confirmed)
+
+
+def write_cdf(values, path):
+    """Every point of the tail above p99, about 2000 points below it."""
+    n = len(values)
+    step = max(1, n // 2000)
+    with open(path, "w") as f:
+        for i, v in enumerate(values):
+            if i % step == 0 or i >= int(n * 0.99) or i == n - 1:
+                f.write(f"{v:.4f} {(i + 1) / n * 100:.5f}\n")
+
+
+def percentile(sorted_values, p):
+    """Nearest rank, as fynsync-bench computes it."""
+    n = len(sorted_values)
+    rank = max(1, -(-int(p * n * 1000000) // 1000000))
+    return sorted_values[min(n, rank) - 1]
+
+
+def gnuplot(script):
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+
+
+def latency_figure(args, runs, png):
+    """CDF of both latencies, every latency run's samples pooled."""
+    ack, confirmed = [], []
+    for r in runs:
+        a, c = read_samples(os.path.join(args.out, f"latency-{r['repeat']}.samples"))
+        ack += a
+        confirmed += c
+    ack.sort()
+    confirmed.sort()
+    write_cdf(ack, os.path.join(args.out, "cdf-ack.dat"))
+    write_cdf(confirmed, os.path.join(args.out, "cdf-confirmed.dat"))
+    p50, p99, p999 = (percentile(confirmed, p) for p in (0.5, 0.99, 0.999))
+    r = runs[0]
+    gnuplot(f"""
+set terminal pngcairo size 900,560 font ',11'
+set output '{png}'
+set title "fynsync: latency at {r['target_rate']:.0f} events/s from {r['publishers']} publishers, PostgreSQL fsync on\\n{len(runs)} runs x {r['duration_s'] - r['warmup_s']:.0f} s pooled, n = {len(confirmed)}"
+set xlabel 'latency from submit (ms, log scale)'
+set ylabel 'events at or below (%)'
+set logscale x
+set xrange [0.3:300]
+set grid xtics mxtics ytics
+set key bottom right
+set yrange [0:100]
+set ytics 10
+set arrow from {p50},0 to {p50},50 nohead dt 2 lc rgb '#888888'
+set arrow from {p99},0 to {p99},99 nohead dt 2 lc rgb '#888888'
+set label 'p50 {p50:.2f} ms' at {p50},47 offset 0.7,0
+set label 'p99 {p99:.2f} ms' at {p99},93 offset 0.7,0
+set label 'p99.9 {p999:.1f} ms' at {p999},99.3 offset 0.7,-1.2
+set label 'median gap ack -> confirmed event: {percentile(confirmed, 0.5) - percentile(ack, 0.5):.3f} ms' at graph 0.02,0.93
+plot '{args.out}/cdf-ack.dat' using 1:2 with lines lw 3 lc rgb '#9400d3' title 'submit -> ack "accepted"', \\
+     '{args.out}/cdf-confirmed.dat' using 1:2 with lines lw 1 lc rgb '#009e73' title 'submit -> confirmed event at a subscriber'
+""")
+
+
+def throughput_figure(args, runs, png):
+    """Accepted events per second of every throughput run."""
+    r = runs[0]
+    colors = ["#9400d3", "#009e73", "#56b4e9", "#e69f00", "#e51e10"]
+    plots = []
+    for i, run in enumerate(runs):
+        timeline = os.path.join(args.out, f"throughput-{run['repeat']}.timeline")
+        plots.append(f"'{timeline}' using 1:3 with steps lw 2 lc rgb '{colors[i % len(colors)]}' "
+                     f"title 'run {run['repeat']}: accepted/s (mean after warmup {run['accepted_per_s']:.0f})'")
+    gnuplot(f"""
+set terminal pngcairo size 900,480 font ',11'
+set output '{png}'
+set title "fynsync: {r['publishers']} publishers as fast as possible (window {r['window']} each), PostgreSQL fsync on"
+set xlabel 'time since the first submission (s); acks counted per second'
+set ylabel 'accepted events per second'
+set grid
+set key bottom right
+set yrange [0:*]
+set xrange [0:{r['duration_s']:.0f}]
+set arrow from {r['warmup_s']},graph 0 to {r['warmup_s']},graph 1 nohead dt 3 lc rgb '#888888'
+set label 'warmup' at {r['warmup_s']},graph 0.05 right offset -0.5,0
+plot {", ".join(plots)}
+""")
+
+
+def make_figures(args, results, figures_dir):
+    if not shutil.which("gnuplot"):
+        log("gnuplot not installed (apt-get install gnuplot-nox); no figures")
+        return []
+    os.makedirs(figures_dir, exist_ok=True)
+    made = []
+    latency = [r for r in results if r["scenario"] == "latency"]
+    throughput = [r for r in results if r["scenario"] == "throughput"]
+    if latency:
+        made.append(os.path.join(figures_dir, "latency-cdf-500.png"))
+        latency_figure(args, latency, made[-1])
+    if throughput:
+        made.append(os.path.join(figures_dir, "throughput-8pub.png"))
+        throughput_figure(args, throughput, made[-1])
+    return made
+
+
+# ---- summary -------------------------------------------------------------------------------
+
+def summarize(results):
+    by = {}
+    for r in results:
+        by.setdefault(r["scenario"], []).append(r)
+    summary = {}
+    for name, runs in by.items():
+        def med(f):
+            return statistics.median(f(r) for r in runs)
+
+        def rng(f):
+            return [min(f(r) for r in runs), max(f(r) for r in runs)]
+        summary[name] = {
+            "runs": len(runs),
+            "accepted_per_s": {"median": med(lambda r: r["accepted_per_s"]), "range": rng(lambda r: r["accepted_per_s"])},
+        }
+        for metric in ("submit_to_ack", "submit_to_confirmed"):
+            summary[name][metric] = {p: {"median": med(lambda r: r[metric][p]), "range": rng(lambda r: r[metric][p])}
+                                     for p in ("p50_ms", "p90_ms", "p99_ms", "max_ms")}
+        summary[name]["rejected"] = sum(r["rejected"] for r in runs)
+        summary[name]["unavailable"] = sum(r["unavailable"] for r in runs)
+        summary[name]["problems"] = [p for r in runs for p in r["problems"]]
+    return summary
+
+
+def print_table(results):
+    print("| run | publishers | target | accepted/s | rejected | unavailable | ack p50 | ack p90 | ack p99 | ack max "
+          "| confirmed p50 | confirmed p90 | confirmed p99 | confirmed max | seq gaps | CPU s broker / postgres / bench "
+          "| other load mean / max | WAL fsync mean |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        a, c, cpu = r["submit_to_ack"], r["submit_to_confirmed"], r["cpu_s"]
+        target = "max" if r["target_rate"] == 0 else f"{r['target_rate']:.0f}/s"
+        print(f"| {r['scenario']} #{r['repeat']} | {r['publishers']} | {target} | {r['accepted_per_s']:.0f} | {r['rejected']} "
+              f"| {r['unavailable']} | {a['p50_ms']:.2f} | {a['p90_ms']:.2f} | {a['p99_ms']:.2f} | {a['max_ms']:.2f} "
+              f"| {c['p50_ms']:.2f} | {c['p90_ms']:.2f} | {c['p99_ms']:.2f} | {c['max_ms']:.2f} | {r['seq']['missing']} "
+              f"| {cpu['broker']} / {cpu['postgres']} / {cpu['bench']} | {r['other_load_pct']}% / {r['other_load_pct_max']}% "
+              f"| {r['wal']['sync_ms_mean']} ms |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bench", default=os.path.join(SOURCE_DIR, "build-bench", "tools", "fynsync-bench"))
+    parser.add_argument("--plugin", default=os.environ.get("FYNSYNC_PLUGIN", os.path.join(SOURCE_DIR, "build-bench", "plugin", "fynsync.so")))
+    parser.add_argument("--out", default=os.path.join(SOURCE_DIR, "build-bench", "load-results"))
+    parser.add_argument("--scenarios", default="throughput,latency", help="comma-separated: throughput,latency")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per scenario, each on a fresh PostgreSQL and broker")
+    parser.add_argument("--throughput-duration", type=float, default=20)
+    parser.add_argument("--latency-duration", type=float, default=20)
+    parser.add_argument("--publishers", type=int, default=8, help="publisher connections of both scenarios")
+    parser.add_argument("--latency-rate", type=float, default=500, help="events/s of the latency scenario")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds at the start of each run left out of the numbers")
+    parser.add_argument("--drain-timeout", type=float, default=15)
+    parser.add_argument("--durability", choices=("default", "off"), default="default",
+                        help="default: PostgreSQL's defaults (fsync on); off: the test suite's fsync=off")
+    parser.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra PostgreSQL setting (diagnostics, e.g. log_min_duration_statement=0)")
+    parser.add_argument("--quick", action="store_true", help="5 s runs (a smoke test of the benchmark itself)")
+    parser.add_argument("--figures", metavar="DIR", help="write the PNG figures (gnuplot) into DIR")
+    parser.add_argument("--replot", action="store_true",
+                        help="only redraw the figures from --out/results.json and its samples (needs --figures)")
+    parser.add_argument("--timeout", type=float, default=900, help="hard bound on the whole run, seconds")
+    args = parser.parse_args()
+    if args.quick:
+        args.throughput_duration = args.latency_duration = 5
+        args.warmup = 1
+    if args.replot:
+        if not args.figures:
+            parser.error("--replot needs --figures DIR")
+        with open(os.path.join(args.out, "results.json")) as f:
+            for png in make_figures(args, json.load(f)["runs"], args.figures):
+                log(f"wrote {png}")
+        return 0
+    names = [n for n in args.scenarios.split(",") if n]
+    for n in names:
+        if n not in SCENARIOS:
+            parser.error(f"unknown scenario {n!r}")
+    for path, what in ((args.bench, "--bench"), (args.plugin, "--plugin")):
+        if not os.path.exists(path):
+            log(f"{what} {path} does not exist; build it first (cmake --build build-bench)")
+            return 2
+    args.bench = os.path.abspath(args.bench)
+    args.out = os.path.abspath(args.out)
+    harness.PLUGIN = os.path.abspath(args.plugin)
+    os.makedirs(args.out, exist_ok=True)
+
+    def on_alarm(signum, frame):
+        raise Timeout(f"the benchmark exceeded --timeout {args.timeout:.0f}s")
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.signal(signal.SIGTERM, on_term)
+    signal.alarm(int(args.timeout))
+
+    # track_wal_io_timing: pg_stat_wal then says how long the WAL fsyncs took
+    # (two clock reads per WAL write; durability is unchanged).
+    pg_wanted = {"listen_addresses": "127.0.0.1", "max_connections": "50", "track_wal_io_timing": "on"}
+    if args.durability == "off":
+        pg_wanted.update({"fsync": "off", "shared_buffers": "64MB"})
+    for item in args.pg_setting:
+        name, sep, value = item.partition("=")
+        if not sep or not re.fullmatch(r"[a-z_.]+", name) or not re.fullmatch(r"[A-Za-z0-9_.:-]+", value):
+            parser.error(f"--pg-setting {item!r}: expected name=value")
+        pg_wanted[name] = value
+    broker_settings, plugin_options = read_default_deployment()
+    results = []
+    try:
+        for repeat in range(1, args.repeat + 1):
+            for name in names:
+                results.append(one_run(args, name, repeat, pg_wanted, broker_settings, plugin_options))
+                r = results[-1]
+                log(f"{name}-{repeat}: {r['accepted_per_s']:.0f} accepted/s, confirmed p50 "
+                    f"{r['submit_to_confirmed']['p50_ms']:.2f} ms p99 {r['submit_to_confirmed']['p99_ms']:.2f} ms"
+                    + (f"; PROBLEMS: {r['problems']}" if r["problems"] else ""))
+    except (Timeout, KeyboardInterrupt) as e:
+        log(f"stopped: {e or 'interrupted'}")
+        return 2
+    finally:
+        signal.alarm(0)
+    figures = make_figures(args, results, args.figures) if args.figures else []
+    report = {
+        "machine": machine_info(),
+        "postgres_settings_requested": pg_wanted,
+        "broker_settings": broker_settings,
+        "plugin_options": plugin_options,
+        "summary": summarize(results),
+        "runs": results,
+        "figures": figures,
+    }
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    print_table(results)
+    print(json.dumps({"summary": report["summary"]}, separators=(",", ":")))
+    bad = [p for r in results for p in r["problems"]]
+    if bad:
+        log(f"{len(bad)} problem(s): {bad}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

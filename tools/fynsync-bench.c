@@ -1,0 +1,1289 @@
+/*
+ * fynsync-bench: load generator and latency probe for a running fynsync hub.
+ *
+ * N publisher connections submit order.created events (fresh random UUIDs)
+ * to fynlo/v1/in/{rid}/order/created and read their answers on
+ * fynlo/v1/client/{cid}/ack; one subscriber connection (restaurant_owner)
+ * reads fynlo/v1/ev/{rid}/full/# and matches each confirmed event by id to
+ * the moment it was submitted. Every connection is driven by one poll loop
+ * on this thread (libmosquitto's non-threaded interface), so callbacks need
+ * no locks and every timestamp is CLOCK_MONOTONIC taken on the same thread.
+ *
+ *   fynsync-bench [--host H] [--port P] [--restaurant R] [--publishers N]
+ *                 [--rate EV_PER_S] [--window W] [--duration S] [--count N]
+ *                 [--warmup S] [--drain-timeout S]
+ *                 (--secret-file F | --token T [--token T ...] --sub-token T)
+ *                 [--timeline FILE] [--samples FILE] [--mqtt-version 5|311]
+ *
+ * --rate 0 (default) sends as fast as the hub answers, with at most --window
+ * unanswered events per publisher; --rate R > 0 paces R events/s in total,
+ * round robin over the publishers (a publisher whose window is full delays
+ * the schedule; the delay is reported as send lag).
+ *
+ * Output: a human summary on stdout, then one JSON line (the last line).
+ * Exit status: 0 run complete and consistent, 1 run complete but the hub
+ * lost, duplicated or reordered something (see "problems"), 2 usage or
+ * setup error (bad option, cannot connect, refused, disconnected).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <jwt.h>
+#include <mosquitto.h>
+
+#define MAX_PUBLISHERS 256
+#define MAX_TOKENS 256
+#define CLIENT_ID_MAX 65
+#define TOPIC_MAX 256
+#define EVENT_MAX 1024
+#define NS_PER_S 1000000000LL
+#define NS_PER_MS 1000000LL
+#define MISC_INTERVAL_NS (100 * NS_PER_MS)
+#define IDLE_POLL_NS (20 * NS_PER_MS)
+
+/* ---- options ----------------------------------------------------------- */
+
+struct options {
+	const char *host;
+	int port;
+	const char *restaurant;
+	int publishers;
+	double rate;
+	int window;
+	double duration_s;
+	long long count;           /* 0: no limit */
+	double warmup_s;
+	double drain_timeout_s;
+	double connect_timeout_s;
+	const char *secret_file;
+	const char *pub_role;
+	const char *tokens[MAX_TOKENS];
+	int token_count;
+	const char *sub_token;
+	const char *timeline_file;
+	const char *samples_file;
+	const char *id_prefix;
+	int mqtt_version;
+	int qos;
+	bool quiet;
+};
+
+static void usage(FILE *out)
+{
+	fputs("usage: fynsync-bench [options]\n"
+	      "  --host H              broker host (127.0.0.1)\n"
+	      "  --port P              broker MQTT port (1883)\n"
+	      "  --restaurant R        restaurant id (r1)\n"
+	      "  --publishers N        publisher connections (8)\n"
+	      "  --rate R              total events/s; 0 = as fast as possible (0)\n"
+	      "  --window W            max unanswered events per publisher (64)\n"
+	      "  --duration S          seconds of sending (10)\n"
+	      "  --count N             stop after N events in total (no limit)\n"
+	      "  --warmup S            seconds excluded from throughput and latency (0)\n"
+	      "  --drain-timeout S     seconds to wait for answers after sending (15)\n"
+	      "  --connect-timeout S   seconds to connect and subscribe (10)\n"
+	      "  --secret-file F       mint HS256 tokens with this secret (the hub's key file)\n"
+	      "  --pub-role R          role of minted publisher tokens (staff)\n"
+	      "  --token T             publisher token (repeatable; publisher i uses token i mod n)\n"
+	      "  --sub-token T         subscriber token (restaurant_owner or platform_owner)\n"
+	      "  --timeline FILE       per-second counts: second sent accepted confirmed rejected\n"
+	      "  --samples FILE        one line per measured event: send_s ack_ms confirmed_ms status\n"
+	      "  --id-prefix P         client id prefix (bench-<pid>)\n"
+	      "  --mqtt-version V      5 or 311 (5)\n"
+	      "  --qos Q               QoS of submissions and subscriptions (1)\n"
+	      "  --quiet               only the JSON line on stdout\n", out);
+}
+
+__attribute__((format(printf, 1, 2), noreturn))
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("fynsync-bench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static double parse_double(const char *name, const char *text, double min, double max)
+{
+	char *end;
+	double v;
+	errno = 0;
+	v = strtod(text, &end);
+	if (errno != 0 || end == text || *end != '\0' || !(v >= min && v <= max))
+		die("invalid %s '%s' (expected %g..%g)", name, text, min, max);
+	return v;
+}
+
+static long long parse_int(const char *name, const char *text, long long min, long long max)
+{
+	char *end;
+	long long v;
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
+		die("invalid %s '%s' (expected %lld..%lld)", name, text, min, max);
+	return v;
+}
+
+static bool id_chars_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max)
+		return false;
+	for (; *s; s++) {
+		char c = *s;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+				|| c == '_' || c == '-' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+static void parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option long_options[] = {
+		{"host", required_argument, NULL, 'H'},
+		{"port", required_argument, NULL, 'p'},
+		{"restaurant", required_argument, NULL, 'r'},
+		{"publishers", required_argument, NULL, 'n'},
+		{"rate", required_argument, NULL, 'R'},
+		{"window", required_argument, NULL, 'w'},
+		{"duration", required_argument, NULL, 'd'},
+		{"count", required_argument, NULL, 'c'},
+		{"warmup", required_argument, NULL, 'W'},
+		{"drain-timeout", required_argument, NULL, 'D'},
+		{"connect-timeout", required_argument, NULL, 'C'},
+		{"secret-file", required_argument, NULL, 'f'},
+		{"pub-role", required_argument, NULL, 'o'},
+		{"token", required_argument, NULL, 't'},
+		{"sub-token", required_argument, NULL, 's'},
+		{"timeline", required_argument, NULL, 'T'},
+		{"samples", required_argument, NULL, 'S'},
+		{"id-prefix", required_argument, NULL, 'i'},
+		{"mqtt-version", required_argument, NULL, 'V'},
+		{"qos", required_argument, NULL, 'q'},
+		{"quiet", no_argument, NULL, 'Q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 'H': o->host = optarg; break;
+		case 'p': o->port = (int)parse_int("--port", optarg, 1, 65535); break;
+		case 'r': o->restaurant = optarg; break;
+		case 'n': o->publishers = (int)parse_int("--publishers", optarg, 1, MAX_PUBLISHERS); break;
+		case 'R': o->rate = parse_double("--rate", optarg, 0, 1e7); break;
+		case 'w': o->window = (int)parse_int("--window", optarg, 1, 65535); break;
+		case 'd': o->duration_s = parse_double("--duration", optarg, 0.1, 86400); break;
+		case 'c': o->count = parse_int("--count", optarg, 1, 100000000); break;
+		case 'W': o->warmup_s = parse_double("--warmup", optarg, 0, 86400); break;
+		case 'D': o->drain_timeout_s = parse_double("--drain-timeout", optarg, 0, 3600); break;
+		case 'C': o->connect_timeout_s = parse_double("--connect-timeout", optarg, 0.1, 600); break;
+		case 'f': o->secret_file = optarg; break;
+		case 'o': o->pub_role = optarg; break;
+		case 't':
+			if (o->token_count == MAX_TOKENS)
+				die("at most %d --token", MAX_TOKENS);
+			o->tokens[o->token_count++] = optarg;
+			break;
+		case 's': o->sub_token = optarg; break;
+		case 'T': o->timeline_file = optarg; break;
+		case 'S': o->samples_file = optarg; break;
+		case 'i': o->id_prefix = optarg; break;
+		case 'V': {
+			long long v = parse_int("--mqtt-version", optarg, 3, 311);
+			if (v != 5 && v != 311)
+				die("--mqtt-version must be 5 or 311");
+			o->mqtt_version = (int)v;
+			break;
+		}
+		case 'q': o->qos = (int)parse_int("--qos", optarg, 0, 2); break;
+		case 'Q': o->quiet = true; break;
+		case 'h': usage(stdout); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind < argc)
+		die("unexpected argument '%s'", argv[optind]);
+	if (!id_chars_ok(o->restaurant, 64) || strchr(o->restaurant, '.') || strcmp(o->restaurant, "platform") == 0)
+		die("invalid restaurant id '%s'", o->restaurant);
+	if (o->secret_file && (o->token_count || o->sub_token))
+		die("give either --secret-file or --token/--sub-token, not both");
+	if (!o->secret_file && (o->token_count == 0 || !o->sub_token))
+		die("need --secret-file, or --token (for publishers) and --sub-token (for the subscriber)");
+	if (o->warmup_s >= o->duration_s)
+		die("--warmup must be shorter than --duration");
+	if (o->id_prefix && !id_chars_ok(o->id_prefix, 48))
+		die("invalid --id-prefix '%s' (characters [A-Za-z0-9._-], at most 48)", o->id_prefix);
+}
+
+/* ---- time, randomness ---------------------------------------------------- */
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+static int urandom_fd = -1;
+static unsigned char random_pool[16 * 1024];
+static size_t random_left;
+
+static void random_bytes(unsigned char *out, size_t n)
+{
+	while (n > 0) {
+		size_t take;
+		if (random_left == 0) {
+			size_t got = 0;
+			while (got < sizeof(random_pool)) {
+				ssize_t r = read(urandom_fd, random_pool + got, sizeof(random_pool) - got);
+				if (r < 0 && errno == EINTR)
+					continue;
+				if (r <= 0)
+					die("reading /dev/urandom: %s", r < 0 ? strerror(errno) : "end of file");
+				got += (size_t)r;
+			}
+			random_left = sizeof(random_pool);
+		}
+		take = n < random_left ? n : random_left;
+		memcpy(out, random_pool + sizeof(random_pool) - random_left, take);
+		random_left -= take;
+		out += take;
+		n -= take;
+	}
+}
+
+/* A random (version 4) UUID: 16 bytes and its canonical text. */
+static void new_uuid(unsigned char key[16], char text[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	char *t = text;
+	random_bytes(key, 16);
+	key[6] = (unsigned char)((key[6] & 0x0f) | 0x40);
+	key[8] = (unsigned char)((key[8] & 0x3f) | 0x80);
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*t++ = '-';
+		*t++ = hex[key[i] >> 4];
+		*t++ = hex[key[i] & 15];
+	}
+	*t = '\0';
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+static bool parse_uuid(const char *text, unsigned char key[16])
+{
+	int k = 0;
+	if (!text || strlen(text) != 36)
+		return false;
+	for (int i = 0; i < 36;) {
+		int hi, lo;
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (text[i++] != '-')
+				return false;
+			continue;
+		}
+		hi = hex_value(text[i]);
+		lo = hex_value(text[i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		key[k++] = (unsigned char)(hi << 4 | lo);
+		i += 2;
+	}
+	return k == 16;
+}
+
+/* ---- event records and the id index --------------------------------------- */
+
+enum status { ST_PENDING, ST_ACCEPTED, ST_REJECTED, ST_UNAVAILABLE };
+
+struct record {
+	unsigned char key[16];
+	int64_t sent_ns;
+	int64_t ack_ns;          /* 0: no answer yet */
+	int64_t confirmed_ns;    /* 0: not confirmed yet */
+	long long ack_seq;
+	long long confirmed_seq;
+	int publisher;
+	unsigned char status;
+	unsigned char confirmations;
+};
+
+static struct record *records;
+static size_t record_count, record_cap;
+static uint32_t *index_slots;   /* record index + 1; 0 = empty */
+static size_t index_cap;        /* power of two */
+
+static uint64_t key_hash(const unsigned char key[16])
+{
+	uint64_t h;
+	memcpy(&h, key, sizeof(h));   /* random bytes: a fine hash already */
+	return h ^ (h >> 29);
+}
+
+static void index_insert(uint32_t idx)
+{
+	size_t mask = index_cap - 1, i = key_hash(records[idx].key) & mask;
+	while (index_slots[i])
+		i = (i + 1) & mask;
+	index_slots[i] = idx + 1;
+}
+
+static void index_grow(void)
+{
+	size_t cap = index_cap ? index_cap * 2 : 1 << 16;
+	free(index_slots);
+	index_slots = calloc(cap, sizeof(*index_slots));
+	if (!index_slots)
+		die("out of memory");
+	index_cap = cap;
+	for (size_t r = 0; r < record_count; r++)
+		index_insert((uint32_t)r);
+}
+
+static struct record *record_find(const unsigned char key[16])
+{
+	size_t mask, i;
+	if (!index_cap)
+		return NULL;
+	mask = index_cap - 1;
+	for (i = key_hash(key) & mask; index_slots[i]; i = (i + 1) & mask) {
+		struct record *r = &records[index_slots[i] - 1];
+		if (memcmp(r->key, key, 16) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static struct record *record_new(void)
+{
+	struct record *r;
+	if (record_count == record_cap) {
+		size_t cap = record_cap ? record_cap * 2 : 1 << 15;
+		struct record *grown = realloc(records, cap * sizeof(*records));
+		if (!grown || cap > UINT32_MAX - 1)
+			die("out of memory");
+		records = grown;
+		record_cap = cap;
+	}
+	if ((record_count + 1) * 2 > index_cap)
+		index_grow();
+	r = &records[record_count];
+	memset(r, 0, sizeof(*r));
+	return r;
+}
+
+/* The record made by record_new becomes findable once its key is set. */
+static void record_commit(void)
+{
+	index_insert((uint32_t)record_count);
+	record_count++;
+}
+
+/* ---- connections ----------------------------------------------------------- */
+
+enum conn_kind { CONN_PUBLISHER, CONN_SUBSCRIBER };
+
+struct conn {
+	struct mosquitto *mosq;
+	enum conn_kind kind;
+	int number;
+	char client_id[CLIENT_ID_MAX];
+	char sub[129];
+	char *token;
+	char ack_topic[TOPIC_MAX];
+	bool connected;
+	bool subscribed;
+	int connack_rc;
+	int outstanding;         /* publisher: sent, not answered */
+	long long sent;
+	long long accepted;
+};
+
+struct counters {
+	long long sent;
+	long long accepted;
+	long long rejected;              /* every rejected answer, unavailable included */
+	long long rejected_by_code[6];   /* invalid forbidden conflict too_large unavailable other */
+	long long duplicate_acks;
+	long long unknown_acks;
+	long long bad_acks;
+	long long confirmed;             /* distinct accepted events seen by the subscriber */
+	long long duplicate_confirms;
+	long long foreign_confirms;      /* events on the stream this run did not send */
+	long long bad_confirms;
+	long long seq_mismatch;          /* confirmed seq differs from the ack's */
+	long long out_of_order;          /* seq not greater than the previous one */
+	long long window_stalls;
+};
+
+static const char *const reject_codes[] = {"invalid", "forbidden", "conflict", "too_large", "unavailable", "other"};
+
+static struct options opt = {
+	.host = "127.0.0.1", .port = 1883, .restaurant = "r1", .publishers = 8, .rate = 0,
+	.window = 64, .duration_s = 10, .count = 0, .warmup_s = 0, .drain_timeout_s = 15,
+	.connect_timeout_s = 10, .pub_role = "staff", .mqtt_version = 5, .qos = 1,
+};
+static struct conn *conns;      /* publishers first, then the subscriber */
+static int conn_count;
+static struct counters cnt;
+static long long *seqs;         /* seq of every confirmed event, in arrival order */
+static size_t seq_count, seq_cap;
+static long long last_seq = -1;
+static int64_t t0;              /* start of sending */
+static bool setup_failed;
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int signum)
+{
+	(void)signum;
+	interrupted = 1;
+}
+
+/* ---- tokens ---------------------------------------------------------------- */
+
+static unsigned char *read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *buf = NULL;
+	size_t cap = 0, n = 0;
+	if (!f)
+		die("cannot open %s: %s", path, strerror(errno));
+	for (;;) {
+		size_t got;
+		if (n == cap) {
+			unsigned char *grown;
+			cap = cap ? cap * 2 : 4096;
+			if (cap > 1 << 20)
+				die("%s is too large for a key file", path);
+			grown = realloc(buf, cap);
+			if (!grown)
+				die("out of memory");
+			buf = grown;
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0) {
+			if (ferror(f))
+				die("cannot read %s", path);
+			break;
+		}
+	}
+	fclose(f);
+	*len = n;
+	return buf;
+}
+
+/* HS256 token with the hub's claims; the secret is the file's bytes as stored
+ * (the hub reads its key file the same way). */
+static char *mint_token(const unsigned char *key, size_t key_len, const char *sub, const char *role,
+		const char *restaurant, long ttl)
+{
+	jwt_t *jwt = NULL;
+	json_t *grants = json_pack("{s:[s]}", "restaurants", restaurant);
+	char *grants_text = grants ? json_dumps(grants, JSON_COMPACT) : NULL;
+	char *encoded, *token;
+	time_t now = time(NULL);
+
+	json_decref(grants);
+	if (!grants_text || jwt_new(&jwt) != 0
+			|| jwt_add_grant(jwt, "sub", sub) != 0
+			|| jwt_add_grant(jwt, "role", role) != 0
+			|| jwt_add_grant_int(jwt, "iat", (long)now) != 0
+			|| jwt_add_grant_int(jwt, "exp", (long)now + ttl) != 0
+			|| jwt_add_grants_json(jwt, grants_text) != 0
+			|| jwt_set_alg(jwt, JWT_ALG_HS256, key, (int)key_len) != 0
+			|| !(encoded = jwt_encode_str(jwt)))
+		die("cannot mint a token (libjwt)");
+	token = strdup(encoded);
+	free(encoded);   /* libjwt 1.x: jwt_encode_str's result is plain malloc */
+	jwt_free(jwt);
+	free(grants_text);
+	if (!token)
+		die("out of memory");
+	return token;
+}
+
+static int b64url_value(char c)
+{
+	if (c >= 'A' && c <= 'Z') return c - 'A';
+	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+	if (c >= '0' && c <= '9') return c - '0' + 52;
+	if (c == '-') return 62;
+	if (c == '_') return 63;
+	return -1;
+}
+
+/* The token's sub claim (unverified: the hub verifies), used as the MQTT
+ * username, which the contract requires to equal sub when present. */
+static void token_sub(const char *token, char *out, size_t outlen)
+{
+	const char *start = strchr(token, '.'), *end;
+	unsigned char *decoded;
+	size_t n = 0;
+	unsigned bits = 0;
+	int nbits = 0;
+	json_t *claims;
+	const char *sub;
+
+	if (!start || !(end = strchr(start + 1, '.')))
+		die("a token is not a JWT (header.payload.signature)");
+	start++;
+	decoded = malloc((size_t)(end - start) + 1);
+	if (!decoded)
+		die("out of memory");
+	for (const char *p = start; p < end; p++) {
+		int v = b64url_value(*p);
+		if (v < 0)
+			die("a token's payload is not base64url");
+		bits = (bits << 6) | (unsigned)v;
+		nbits += 6;
+		if (nbits >= 8) {
+			nbits -= 8;
+			decoded[n++] = (unsigned char)(bits >> nbits);
+			bits &= (1u << nbits) - 1;
+		}
+	}
+	claims = json_loadb((const char *)decoded, n, 0, NULL);
+	free(decoded);
+	sub = json_string_value(json_object_get(claims, "sub"));
+	if (!sub || strlen(sub) >= outlen)
+		die("a token has no usable 'sub' claim");
+	snprintf(out, outlen, "%s", sub);
+	json_decref(claims);
+}
+
+/* ---- MQTT callbacks ----------------------------------------------------------- */
+
+static void on_connect(struct mosquitto *mosq, void *userdata, int rc)
+{
+	struct conn *c = userdata;
+	(void)mosq;
+	c->connack_rc = rc;
+	if (rc == 0) {
+		c->connected = true;
+	} else {
+		fprintf(stderr, "fynsync-bench: %s refused: %s (%d)\n", c->client_id,
+				mosquitto_connack_string(rc), rc);
+		setup_failed = true;
+	}
+}
+
+static void on_disconnect(struct mosquitto *mosq, void *userdata, int rc)
+{
+	struct conn *c = userdata;
+	(void)mosq;
+	if (c->connected && rc != 0) {
+		fprintf(stderr, "fynsync-bench: %s lost its connection: %s\n", c->client_id,
+				mosquitto_strerror(rc));
+		setup_failed = true;
+	}
+	c->connected = false;
+}
+
+static void on_subscribe(struct mosquitto *mosq, void *userdata, int mid, int qos_count,
+		const int *granted)
+{
+	struct conn *c = userdata;
+	(void)mosq;
+	(void)mid;
+	for (int i = 0; i < qos_count; i++) {
+		if (granted[i] < 0 || granted[i] > 2) {
+			fprintf(stderr, "fynsync-bench: %s: subscription refused (code 0x%02x); check the token's role and the ACL\n",
+					c->client_id, (unsigned)granted[i]);
+			setup_failed = true;
+			return;
+		}
+	}
+	c->subscribed = true;
+}
+
+static int reject_code_index(const char *code)
+{
+	for (int i = 0; i < 5; i++) {
+		if (code && strcmp(code, reject_codes[i]) == 0)
+			return i;
+	}
+	return 5;
+}
+
+static void handle_ack(struct conn *c, const struct mosquitto_message *m, int64_t now)
+{
+	json_error_t error;
+	json_t *ack = json_loadb(m->payload, (size_t)m->payloadlen, 0, &error);
+	const char *status = json_string_value(json_object_get(ack, "status"));
+	unsigned char key[16];
+	struct record *r;
+
+	if (!ack || !status) {
+		cnt.bad_acks++;
+		json_decref(ack);
+		return;
+	}
+	if (!parse_uuid(json_string_value(json_object_get(ack, "id")), key) || !(r = record_find(key))
+			|| r->publisher != c->number) {
+		cnt.unknown_acks++;
+		json_decref(ack);
+		return;
+	}
+	if (r->ack_ns) {
+		cnt.duplicate_acks++;
+		json_decref(ack);
+		return;
+	}
+	r->ack_ns = now;
+	c->outstanding--;
+	if (strcmp(status, "accepted") == 0) {
+		json_t *seq = json_object_get(ack, "seq");
+		r->status = ST_ACCEPTED;
+		r->ack_seq = json_is_integer(seq) ? json_integer_value(seq) : -1;
+		cnt.accepted++;
+		c->accepted++;
+	} else {
+		int code = reject_code_index(json_string_value(json_object_get(ack, "code")));
+		r->status = code == 4 ? ST_UNAVAILABLE : ST_REJECTED;
+		cnt.rejected++;
+		cnt.rejected_by_code[code]++;
+	}
+	json_decref(ack);
+}
+
+static void note_seq(long long seq)
+{
+	if (seq_count == seq_cap) {
+		size_t cap = seq_cap ? seq_cap * 2 : 1 << 15;
+		long long *grown = realloc(seqs, cap * sizeof(*seqs));
+		if (!grown)
+			die("out of memory");
+		seqs = grown;
+		seq_cap = cap;
+	}
+	seqs[seq_count++] = seq;
+	if (last_seq >= 0 && seq <= last_seq)
+		cnt.out_of_order++;
+	last_seq = seq;
+}
+
+static void handle_confirmed(const struct mosquitto_message *m, int64_t now)
+{
+	json_t *event = json_loadb(m->payload, (size_t)m->payloadlen, 0, NULL);
+	json_t *seq = json_object_get(event, "seq");
+	unsigned char key[16];
+	struct record *r;
+
+	if (!event || !json_is_integer(seq)) {
+		cnt.bad_confirms++;
+		json_decref(event);
+		return;
+	}
+	if (json_is_true(json_object_get(event, "replay"))) {
+		json_decref(event);
+		return;
+	}
+	note_seq(json_integer_value(seq));
+	if (!parse_uuid(json_string_value(json_object_get(event, "id")), key) || !(r = record_find(key))) {
+		cnt.foreign_confirms++;
+	} else if (r->confirmations++ > 0) {
+		cnt.duplicate_confirms++;
+	} else {
+		r->confirmed_ns = now;
+		r->confirmed_seq = json_integer_value(seq);
+		cnt.confirmed++;
+	}
+	json_decref(event);
+}
+
+static void on_message(struct mosquitto *mosq, void *userdata, const struct mosquitto_message *m)
+{
+	struct conn *c = userdata;
+	int64_t now = now_ns();
+	(void)mosq;
+	if (c->kind == CONN_PUBLISHER) {
+		if (strcmp(m->topic, c->ack_topic) == 0)
+			handle_ack(c, m, now);
+	} else {
+		handle_confirmed(m, now);
+	}
+}
+
+/* ---- the poll loop -------------------------------------------------------------- */
+
+static void check_rc(struct conn *c, int rc, const char *what)
+{
+	if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
+		fprintf(stderr, "fynsync-bench: %s: %s failed: %s\n", c->client_id, what,
+				rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+		setup_failed = true;
+	}
+}
+
+/* One poll over every socket, waiting at most until deadline (monotonic ns). */
+static void run_io(int64_t deadline)
+{
+	static struct pollfd fds[MAX_PUBLISHERS + 1];
+	static int64_t next_misc;
+	struct timespec ts;
+	int64_t wait = deadline - now_ns();
+	int n;
+
+	if (wait < 0)
+		wait = 0;
+	for (int i = 0; i < conn_count; i++) {
+		fds[i].fd = mosquitto_socket(conns[i].mosq);
+		fds[i].events = POLLIN | (mosquitto_want_write(conns[i].mosq) ? POLLOUT : 0);
+		fds[i].revents = 0;
+	}
+	ts.tv_sec = (time_t)(wait / NS_PER_S);
+	ts.tv_nsec = (long)(wait % NS_PER_S);
+	n = ppoll(fds, (nfds_t)conn_count, &ts, NULL);
+	if (n < 0 && errno != EINTR)
+		die("poll: %s", strerror(errno));
+	for (int i = 0; n > 0 && i < conn_count; i++) {
+		if (fds[i].revents & (POLLIN | POLLHUP | POLLERR))
+			check_rc(&conns[i], mosquitto_loop_read(conns[i].mosq, 1), "read");
+		if (fds[i].revents & POLLOUT)
+			check_rc(&conns[i], mosquitto_loop_write(conns[i].mosq, 1), "write");
+	}
+	if (now_ns() >= next_misc) {
+		for (int i = 0; i < conn_count; i++)
+			check_rc(&conns[i], mosquitto_loop_misc(conns[i].mosq), "keepalive");
+		next_misc = now_ns() + MISC_INTERVAL_NS;
+	}
+}
+
+static void format_created_at(char *out, size_t outlen)
+{
+	struct timespec ts;
+	struct tm tm;
+	char base[32];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, outlen, "%.20s.%03dZ", base, (int)(ts.tv_nsec / 1000000) % 1000);
+}
+
+static char submit_topic[TOPIC_MAX];
+
+static void send_event(struct conn *c)
+{
+	struct record *r = record_new();
+	char id[37], created_at[64], payload[EVENT_MAX];
+	int len, rc;
+
+	new_uuid(r->key, id);
+	format_created_at(created_at, sizeof(created_at));
+	len = snprintf(payload, sizeof(payload),
+			"{\"id\":\"%s\",\"aggregate_id\":\"order-%s\",\"event_type\":\"order.created\","
+			"\"payload\":{\"status\":\"open\",\"total\":1250,\"items\":[{\"item_id\":\"burger\","
+			"\"qty\":1,\"price\":1250,\"cost\":410}]},\"metadata\":{\"device\":\"%s\"},"
+			"\"created_at\":\"%s\"}", id, id, c->client_id, created_at);
+	r->publisher = c->number;
+	r->status = ST_PENDING;
+	record_commit();
+	r->sent_ns = now_ns();
+	rc = mosquitto_publish(c->mosq, NULL, submit_topic, len, payload, opt.qos, false);
+	check_rc(c, rc, "publish");
+	c->outstanding++;
+	c->sent++;
+	cnt.sent++;
+}
+
+static void connect_all(int64_t deadline)
+{
+	char ev_topic[TOPIC_MAX];
+
+	for (int i = 0; i < conn_count; i++) {
+		struct conn *c = &conns[i];
+		int rc;
+		c->mosq = mosquitto_new(c->client_id, true, c);
+		if (!c->mosq)
+			die("mosquitto_new: %s", strerror(errno));
+		mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION,
+				opt.mqtt_version == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+		mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+		/* The window bounds what is in flight; a lower receive maximum from the broker wins. */
+		mosquitto_int_option(c->mosq, MOSQ_OPT_SEND_MAXIMUM, 65535);
+		mosquitto_connect_callback_set(c->mosq, on_connect);
+		mosquitto_disconnect_callback_set(c->mosq, on_disconnect);
+		mosquitto_subscribe_callback_set(c->mosq, on_subscribe);
+		mosquitto_message_callback_set(c->mosq, on_message);
+		if (mosquitto_username_pw_set(c->mosq, c->sub, c->token) != MOSQ_ERR_SUCCESS)
+			die("cannot set credentials");
+		rc = mosquitto_connect(c->mosq, opt.host, opt.port, 30);
+		if (rc != MOSQ_ERR_SUCCESS)
+			die("cannot connect to %s:%d: %s", opt.host, opt.port,
+					rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+	}
+	for (;;) {
+		bool all = true;
+		for (int i = 0; i < conn_count; i++)
+			all = all && conns[i].connected;
+		if (all || setup_failed || interrupted)
+			break;
+		if (now_ns() > deadline)
+			die("not every connection was accepted within the connect timeout");
+		run_io(now_ns() + IDLE_POLL_NS);
+	}
+	if (setup_failed || interrupted)
+		die("setup failed (see above)");
+	snprintf(ev_topic, sizeof(ev_topic), "fynlo/v1/ev/%s/full/#", opt.restaurant);
+	for (int i = 0; i < conn_count; i++) {
+		struct conn *c = &conns[i];
+		const char *topic = c->kind == CONN_PUBLISHER ? c->ack_topic : ev_topic;
+		check_rc(c, mosquitto_subscribe(c->mosq, NULL, topic, opt.qos), "subscribe");
+	}
+	for (;;) {
+		bool all = true;
+		for (int i = 0; i < conn_count; i++)
+			all = all && conns[i].subscribed;
+		if (all || setup_failed || interrupted)
+			break;
+		if (now_ns() > deadline)
+			die("not every subscription was granted within the connect timeout");
+		run_io(now_ns() + IDLE_POLL_NS);
+	}
+	if (setup_failed || interrupted)
+		die("setup failed (see above)");
+}
+
+static void setup_connections(void)
+{
+	unsigned char *key = NULL;
+	size_t key_len = 0;
+	long ttl = (long)(opt.duration_s + opt.drain_timeout_s + opt.connect_timeout_s) + 3600;
+	char prefix[49];   /* client ids: prefix + "-p<n>" or "-sub", at most 64 characters */
+
+	if (opt.id_prefix)
+		snprintf(prefix, sizeof(prefix), "%s", opt.id_prefix);
+	else
+		snprintf(prefix, sizeof(prefix), "bench-%d", (int)getpid());
+	conn_count = opt.publishers + 1;
+	conns = calloc((size_t)conn_count, sizeof(*conns));
+	if (!conns)
+		die("out of memory");
+	if (opt.secret_file)
+		key = read_file(opt.secret_file, &key_len);
+	for (int i = 0; i < conn_count; i++) {
+		struct conn *c = &conns[i];
+		c->kind = i < opt.publishers ? CONN_PUBLISHER : CONN_SUBSCRIBER;
+		c->number = i;
+		if (c->kind == CONN_PUBLISHER)
+			snprintf(c->client_id, sizeof(c->client_id), "%s-p%d", prefix, i);
+		else
+			snprintf(c->client_id, sizeof(c->client_id), "%s-sub", prefix);
+		snprintf(c->ack_topic, sizeof(c->ack_topic), "fynlo/v1/client/%s/ack", c->client_id);
+		if (key) {
+			snprintf(c->sub, sizeof(c->sub), "%s", c->client_id);
+			c->token = mint_token(key, key_len, c->sub,
+					c->kind == CONN_PUBLISHER ? opt.pub_role : "restaurant_owner", opt.restaurant, ttl);
+		} else {
+			c->token = strdup(c->kind == CONN_PUBLISHER ? opt.tokens[i % opt.token_count] : opt.sub_token);
+			if (!c->token)
+				die("out of memory");
+			token_sub(c->token, c->sub, sizeof(c->sub));
+		}
+	}
+	free(key);
+	snprintf(submit_topic, sizeof(submit_topic), "fynlo/v1/in/%s/order/created", opt.restaurant);
+	connect_all(now_ns() + (int64_t)(opt.connect_timeout_s * NS_PER_S));
+}
+
+static bool count_reached(void)
+{
+	return opt.count > 0 && cnt.sent >= opt.count;
+}
+
+/* Sends what is due; returns the next moment something is due (rate mode)
+ * or a short idle wait. */
+static int64_t send_due(int64_t send_end, int64_t *next_k, int64_t *max_lag)
+{
+	int64_t now = now_ns();
+
+	if (now >= send_end || count_reached() || interrupted)
+		return now + IDLE_POLL_NS;
+	if (opt.rate <= 0) {
+		bool progress = true;
+		while (progress && !count_reached()) {
+			progress = false;
+			for (int i = 0; i < opt.publishers && !count_reached(); i++) {
+				if (conns[i].outstanding < opt.window) {
+					send_event(&conns[i]);
+					progress = true;
+				}
+			}
+		}
+		return now + IDLE_POLL_NS;
+	}
+	for (;;) {
+		int64_t due = t0 + (int64_t)((double)*next_k * (double)NS_PER_S / opt.rate);
+		struct conn *c = &conns[*next_k % opt.publishers];
+		if (due > now || due >= send_end || count_reached())
+			return due < send_end ? due : now + IDLE_POLL_NS;
+		if (c->outstanding >= opt.window) {
+			cnt.window_stalls++;
+			return now + NS_PER_MS / 10;   /* wait for an answer */
+		}
+		send_event(c);
+		if (now - due > *max_lag)
+			*max_lag = now - due;
+		(*next_k)++;
+		now = now_ns();
+	}
+}
+
+static bool all_answered(void)
+{
+	long long answered = cnt.accepted + cnt.rejected;
+	return answered >= cnt.sent && cnt.confirmed >= cnt.accepted;
+}
+
+/* ---- results ---------------------------------------------------------------------- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+	return (x > y) - (x < y);
+}
+
+struct dist {
+	size_t n;
+	double mean, p50, p90, p99, p999, max, min;
+};
+
+/* Nearest rank: the smallest value with at least p of the sample at or below it. */
+static double rank_ms(const int64_t *sorted, size_t n, double p)
+{
+	size_t rank = (size_t)(p * (double)n);
+	if ((double)rank < p * (double)n)
+		rank++;
+	if (rank == 0)
+		rank = 1;
+	return (double)sorted[rank - 1] / 1e6;
+}
+
+/* Percentiles of v (sorted in place), in milliseconds. */
+static struct dist distribution(int64_t *v, size_t n)
+{
+	struct dist d = {0};
+	double sum = 0;
+	if (n == 0)
+		return d;
+	qsort(v, n, sizeof(*v), cmp_i64);
+	for (size_t i = 0; i < n; i++)
+		sum += (double)v[i];
+	d.n = n;
+	d.mean = sum / (double)n / 1e6;
+	d.min = (double)v[0] / 1e6;
+	d.p50 = rank_ms(v, n, 0.50);
+	d.p90 = rank_ms(v, n, 0.90);
+	d.p99 = rank_ms(v, n, 0.99);
+	d.p999 = rank_ms(v, n, 0.999);
+	d.max = (double)v[n - 1] / 1e6;
+	return d;
+}
+
+static json_t *dist_json(const struct dist *d)
+{
+	return json_pack("{s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f}", "n", (json_int_t)d->n, "min_ms", d->min,
+			"mean_ms", d->mean, "p50_ms", d->p50, "p90_ms", d->p90, "p99_ms", d->p99,
+			"p999_ms", d->p999, "max_ms", d->max);
+}
+
+struct seq_check {
+	long long first, last, received, distinct, missing, duplicates;
+};
+
+static struct seq_check check_seqs(void)
+{
+	struct seq_check s = {0};
+	long long *sorted;
+	if (seq_count == 0)
+		return s;
+	sorted = malloc(seq_count * sizeof(*sorted));
+	if (!sorted)
+		die("out of memory");
+	memcpy(sorted, seqs, seq_count * sizeof(*sorted));
+	qsort(sorted, seq_count, sizeof(*sorted), cmp_ll);
+	s.first = sorted[0];
+	s.last = sorted[seq_count - 1];
+	s.received = (long long)seq_count;
+	s.distinct = 1;
+	for (size_t i = 1; i < seq_count; i++) {
+		if (sorted[i] == sorted[i - 1])
+			s.duplicates++;
+		else
+			s.distinct++;
+	}
+	s.missing = (s.last - s.first + 1) - s.distinct;
+	free(sorted);
+	return s;
+}
+
+static void write_timeline(int64_t end)
+{
+	size_t seconds = (size_t)((end - t0) / NS_PER_S) + 1;
+	long long (*b)[4] = calloc(seconds, sizeof(*b));
+	FILE *f = fopen(opt.timeline_file, "w");
+	if (!f || !b)
+		die("cannot write %s: %s", opt.timeline_file, f ? "out of memory" : strerror(errno));
+	for (size_t i = 0; i < record_count; i++) {
+		const struct record *r = &records[i];
+		size_t s = (size_t)((r->sent_ns - t0) / NS_PER_S);
+		if (s < seconds)
+			b[s][0]++;
+		if (r->ack_ns) {
+			s = (size_t)((r->ack_ns - t0) / NS_PER_S);
+			if (s < seconds)
+				b[s][r->status == ST_ACCEPTED ? 1 : 3]++;
+		}
+		if (r->confirmed_ns) {
+			s = (size_t)((r->confirmed_ns - t0) / NS_PER_S);
+			if (s < seconds)
+				b[s][2]++;
+		}
+	}
+	fprintf(f, "# second sent accepted confirmed rejected\n");
+	for (size_t s = 0; s < seconds; s++)
+		fprintf(f, "%zu %lld %lld %lld %lld\n", s, b[s][0], b[s][1], b[s][2], b[s][3]);
+	fclose(f);
+	free(b);
+}
+
+static void write_samples(int64_t measure_from)
+{
+	FILE *f = fopen(opt.samples_file, "w");
+	static const char *const names[] = {"pending", "accepted", "rejected", "unavailable"};
+	if (!f)
+		die("cannot write %s: %s", opt.samples_file, strerror(errno));
+	fprintf(f, "# send_s ack_ms confirmed_ms status (-1: none)\n");
+	for (size_t i = 0; i < record_count; i++) {
+		const struct record *r = &records[i];
+		if (r->sent_ns < measure_from)
+			continue;
+		fprintf(f, "%.6f %.3f %.3f %s\n", (double)(r->sent_ns - t0) / 1e9,
+				r->ack_ns ? (double)(r->ack_ns - r->sent_ns) / 1e6 : -1.0,
+				r->confirmed_ns ? (double)(r->confirmed_ns - r->sent_ns) / 1e6 : -1.0,
+				names[r->status]);
+	}
+	fclose(f);
+}
+
+static int report(int64_t send_end_actual, int64_t end, int64_t max_lag)
+{
+	int64_t measure_from = t0 + (int64_t)(opt.warmup_s * NS_PER_S);
+	double window_s = (double)(send_end_actual - measure_from) / 1e9;
+	int64_t *ack_lat = malloc((record_count + 1) * sizeof(*ack_lat));
+	int64_t *conf_lat = malloc((record_count + 1) * sizeof(*conf_lat));
+	size_t n_ack = 0, n_conf = 0;
+	long long accepted_in_window = 0, confirmed_in_window = 0, sent_in_window = 0;
+	long long unanswered = 0, unconfirmed = 0, pub_min = LLONG_MAX, pub_max = 0;
+	struct dist ack_d, conf_d;
+	struct seq_check sc = check_seqs();
+	json_t *out, *problems = json_array(), *codes = json_object();
+	char *line;
+	int rc;
+
+	if (!ack_lat || !conf_lat || !problems || !codes)
+		die("out of memory");
+	for (size_t i = 0; i < record_count; i++) {
+		const struct record *r = &records[i];
+		if (!r->ack_ns)
+			unanswered++;
+		if (r->status == ST_ACCEPTED && !r->confirmed_ns)
+			unconfirmed++;
+		if (r->status == ST_ACCEPTED && r->confirmed_ns && r->ack_seq != r->confirmed_seq)
+			cnt.seq_mismatch++;
+		if (r->ack_ns >= measure_from && r->ack_ns < send_end_actual && r->status == ST_ACCEPTED)
+			accepted_in_window++;
+		if (r->confirmed_ns >= measure_from && r->confirmed_ns < send_end_actual)
+			confirmed_in_window++;
+		if (r->sent_ns < measure_from)
+			continue;
+		sent_in_window++;
+		if (r->ack_ns && r->status == ST_ACCEPTED)
+			ack_lat[n_ack++] = r->ack_ns - r->sent_ns;
+		if (r->confirmed_ns)
+			conf_lat[n_conf++] = r->confirmed_ns - r->sent_ns;
+	}
+	for (int i = 0; i < opt.publishers; i++) {
+		if (conns[i].accepted < pub_min) pub_min = conns[i].accepted;
+		if (conns[i].accepted > pub_max) pub_max = conns[i].accepted;
+	}
+	ack_d = distribution(ack_lat, n_ack);
+	conf_d = distribution(conf_lat, n_conf);
+	if (opt.timeline_file)
+		write_timeline(end);
+	if (opt.samples_file)
+		write_samples(measure_from);
+
+	if (unanswered) json_array_append_new(problems, json_sprintf("%lld events got no answer", unanswered));
+	if (unconfirmed) json_array_append_new(problems, json_sprintf("%lld accepted events were never confirmed", unconfirmed));
+	if (sc.missing) json_array_append_new(problems, json_sprintf("%lld seq gaps between %lld and %lld", sc.missing, sc.first, sc.last));
+	if (sc.duplicates) json_array_append_new(problems, json_sprintf("%lld duplicate seqs", sc.duplicates));
+	if (cnt.out_of_order) json_array_append_new(problems, json_sprintf("%lld confirmed events out of seq order", cnt.out_of_order));
+	if (cnt.seq_mismatch) json_array_append_new(problems, json_sprintf("%lld confirmed seqs differ from the ack's", cnt.seq_mismatch));
+	if (cnt.duplicate_acks) json_array_append_new(problems, json_sprintf("%lld duplicate acks", cnt.duplicate_acks));
+	if (cnt.duplicate_confirms) json_array_append_new(problems, json_sprintf("%lld duplicate confirmed events", cnt.duplicate_confirms));
+	if (cnt.bad_acks || cnt.bad_confirms) json_array_append_new(problems, json_sprintf("%lld unreadable acks, %lld unreadable confirmed events", cnt.bad_acks, cnt.bad_confirms));
+	for (int i = 0; i < 6; i++)
+		json_object_set_new(codes, reject_codes[i], json_integer(cnt.rejected_by_code[i]));
+
+	out = json_pack("{s:s,s:s,s:i,s:s,s:i,s:f,s:i,s:f,s:f,s:i,"
+			"s:I,s:I,s:I,s:I,s:o,s:I,s:I,"
+			"s:f,s:f,s:f,s:I,s:I,s:f,"
+			"s:o,s:o,"
+			"s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},"
+			"s:I,s:I,s:I,s:f,s:I,s:o}",
+			"tool", "fynsync-bench", "host", opt.host, "port", opt.port, "restaurant", opt.restaurant,
+			"publishers", opt.publishers, "target_rate", opt.rate, "window", opt.window,
+			"duration_s", (double)(send_end_actual - t0) / 1e9, "warmup_s", opt.warmup_s, "qos", opt.qos,
+			"sent", (json_int_t)cnt.sent, "accepted", (json_int_t)cnt.accepted,
+			"rejected", (json_int_t)(cnt.rejected - cnt.rejected_by_code[4]),
+			"unavailable", (json_int_t)cnt.rejected_by_code[4], "rejected_by_code", codes,
+			"unanswered", (json_int_t)unanswered, "confirmed", (json_int_t)cnt.confirmed,
+			"measured_s", window_s, "accepted_per_s", (double)accepted_in_window / window_s,
+			"confirmed_per_s", (double)confirmed_in_window / window_s,
+			"sent_in_window", (json_int_t)sent_in_window, "unconfirmed", (json_int_t)unconfirmed,
+			"send_rate", (double)sent_in_window / window_s,
+			"submit_to_ack", dist_json(&ack_d), "submit_to_confirmed", dist_json(&conf_d),
+			"seq", "first", (json_int_t)sc.first, "last", (json_int_t)sc.last,
+			"received", (json_int_t)sc.received, "distinct", (json_int_t)sc.distinct,
+			"missing", (json_int_t)sc.missing, "duplicates", (json_int_t)sc.duplicates,
+			"out_of_order", (json_int_t)cnt.out_of_order,
+			"foreign_confirms", (json_int_t)cnt.foreign_confirms,
+			"per_publisher_accepted_min", (json_int_t)(pub_min == LLONG_MAX ? 0 : pub_min),
+			"per_publisher_accepted_max", (json_int_t)pub_max,
+			"max_send_lag_ms", (double)max_lag / 1e6, "window_stalls", (json_int_t)cnt.window_stalls,
+			"problems", problems);
+	if (!out)
+		die("cannot build the JSON report");
+	rc = json_array_size(problems) ? 1 : 0;
+	if (!opt.quiet) {
+		printf("fynsync-bench: %d publishers -> %s:%d restaurant %s, %s, window %d, %.1f s (warmup %.1f s)\n",
+				opt.publishers, opt.host, opt.port, opt.restaurant,
+				opt.rate > 0 ? "paced" : "as fast as possible", opt.window,
+				(double)(send_end_actual - t0) / 1e9, opt.warmup_s);
+		if (opt.rate > 0)
+			printf("  target rate        %.0f ev/s (sent %.1f ev/s, max send lag %.3f ms, window stalls %lld)\n",
+					opt.rate, (double)sent_in_window / window_s, (double)max_lag / 1e6, cnt.window_stalls);
+		printf("  sent               %lld\n", cnt.sent);
+		printf("  accepted           %lld (%.1f ev/s sustained over %.1f s; per publisher %lld..%lld)\n",
+				cnt.accepted, (double)accepted_in_window / window_s, window_s,
+				pub_min == LLONG_MAX ? 0 : pub_min, pub_max);
+		printf("  rejected           %lld (invalid %lld, forbidden %lld, conflict %lld, too_large %lld, other %lld)\n",
+				cnt.rejected - cnt.rejected_by_code[4], cnt.rejected_by_code[0], cnt.rejected_by_code[1],
+				cnt.rejected_by_code[2], cnt.rejected_by_code[3], cnt.rejected_by_code[5]);
+		printf("  unavailable        %lld\n", cnt.rejected_by_code[4]);
+		printf("  unanswered         %lld, accepted but unconfirmed %lld\n", unanswered, unconfirmed);
+		printf("  latency (ms)         n        p50      p90      p99      p99.9    max\n");
+		printf("  submit->ack        %8zu %8.3f %8.3f %8.3f %8.3f %8.3f\n", ack_d.n, ack_d.p50, ack_d.p90,
+				ack_d.p99, ack_d.p999, ack_d.max);
+		printf("  submit->confirmed  %8zu %8.3f %8.3f %8.3f %8.3f %8.3f\n", conf_d.n, conf_d.p50, conf_d.p90,
+				conf_d.p99, conf_d.p999, conf_d.max);
+		printf("  seq                %lld..%lld, %lld received, %lld missing, %lld duplicate, %lld out of order\n",
+				sc.first, sc.last, sc.received, sc.missing, sc.duplicates, cnt.out_of_order);
+		for (size_t i = 0; i < json_array_size(problems); i++)
+			printf("  PROBLEM: %s\n", json_string_value(json_array_get(problems, i)));
+	}
+	line = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	if (!line)
+		die("cannot encode the JSON report");
+	printf("%s\n", line);
+	fflush(stdout);
+	free(line);
+	json_decref(out);
+	free(ack_lat);
+	free(conf_lat);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa;
+	int64_t send_end, send_end_actual = 0, drain_end, next_k = 0, max_lag = 0, end;
+	int rc;
+
+	parse_options(argc, argv, &opt);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	urandom_fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (urandom_fd < 0)
+		die("cannot open /dev/urandom: %s", strerror(errno));
+	mosquitto_lib_init();
+	setup_connections();
+
+	t0 = now_ns();
+	send_end = t0 + (int64_t)(opt.duration_s * NS_PER_S);
+	/* Sending phase. */
+	while (!setup_failed && !interrupted) {
+		int64_t now = now_ns();
+		int64_t wake;
+		if (now >= send_end || count_reached())
+			break;
+		wake = send_due(send_end, &next_k, &max_lag);
+		if (wake > send_end)
+			wake = send_end;
+		run_io(wake);
+	}
+	send_end_actual = now_ns();
+	if (send_end_actual > send_end)
+		send_end_actual = send_end;
+	/* Drain: wait for the answers and confirmations still due. */
+	drain_end = now_ns() + (int64_t)(opt.drain_timeout_s * NS_PER_S);
+	while (!setup_failed && !interrupted && !all_answered() && now_ns() < drain_end)
+		run_io(now_ns() + IDLE_POLL_NS);
+	end = now_ns();
+	if (setup_failed)
+		fprintf(stderr, "fynsync-bench: a connection failed during the run; results are partial\n");
+	rc = report(send_end_actual, end, max_lag);
+	for (int i = 0; i < conn_count; i++) {
+		mosquitto_disconnect(conns[i].mosq);
+		mosquitto_loop_write(conns[i].mosq, 1);
+		mosquitto_destroy(conns[i].mosq);
+		free(conns[i].token);
+	}
+	mosquitto_lib_cleanup();
+	free(conns);
+	free(records);
+	free(index_slots);
+	free(seqs);
+	close(urandom_fd);
+	return setup_failed ? 2 : rc;
+}
