@@ -47,6 +47,15 @@ void fyn_control_error(const char *client_id, const char *verb, const char *reas
 	json_decref(doc);
 }
 
+/* The same with "stream": the stream the problem concerns, so a client that
+ * asked for several can tell which one was refused. */
+static void stream_error(const char *client_id, const char *verb, const char *stream, const char *reason)
+{
+	json_t *doc = json_pack("{s:s, s:s, s:s}", "verb", verb, "stream", stream, "reason", reason);
+	publish_to_client(client_id, "error", doc ? json_dumps(doc, JSON_COMPACT) : NULL);
+	json_decref(doc);
+}
+
 static void answer_token(const char *client_id, const char *problem)
 {
 	publish_to_client(client_id, "ack", problem ? fyn_ack_rejected("token", "invalid", problem)
@@ -138,11 +147,11 @@ static int readable_view(struct fyn_hub *hub, const struct fyn_session *session,
 
 	*scope = READ_NONE;
 	if (strcmp(stream, FYN_STREAM_PLATFORM) != 0 && !fyn_restaurant_id_is_valid(stream)) {
-		fyn_control_error(session->client_id, verb, "stream ids are restaurant ids ([A-Za-z0-9_-]{1,64}) or platform");
+		stream_error(session->client_id, verb, stream, "stream ids are restaurant ids ([A-Za-z0-9_-]{1,64}) or platform");
 		return -1;
 	}
 	if (view < 0 || (size_t)view >= hub->views->count) {
-		fyn_control_error(session->client_id, verb, "the ACL file gives this role no view of events");
+		stream_error(session->client_id, verb, stream, "the ACL file gives this role no view of events");
 		return -1;
 	}
 	if (may_subscribe(hub, session, stream, hub->views->items[view].name, "#")) {
@@ -150,7 +159,7 @@ static int readable_view(struct fyn_hub *hub, const struct fyn_session *session,
 	} else if (token_names(session, stream)) {
 		*scope = READ_SOME;
 	} else {
-		fyn_control_error(session->client_id, verb, "forbidden: this token may not read that stream");
+		stream_error(session->client_id, verb, stream, "forbidden: this token may not read that stream");
 		return -1;
 	}
 	return view;
@@ -169,13 +178,13 @@ static json_t *identity_json(const struct fyn_session *session)
 }
 
 static void submit_read(struct fyn_hub *hub, const struct fyn_session *session, const char *verb,
-		struct fyn_read_request *request)
+		const char *stream, struct fyn_read_request *request)
 {
 	if (!request) {
-		fyn_control_error(session->client_id, verb, "hub out of memory; retry later");
+		stream_error(session->client_id, verb, stream, "hub out of memory; retry later");
 	} else if (fyn_reader_submit(hub->reader, request) != 0) {
 		fyn_read_request_free(request);
-		fyn_control_error(session->client_id, verb, "too many replays in progress; retry with backoff");
+		stream_error(session->client_id, verb, stream, "too many replays in progress; retry with backoff");
 	}
 }
 
@@ -194,7 +203,7 @@ static void resume_streams(struct fyn_hub *hub, const struct fyn_session *sessio
 		int view;
 		struct fyn_read_request *r;
 		if (!json_is_integer(seq) || json_integer_value(seq) < 0) {
-			fyn_control_error(session->client_id, "resume", "each stream's last seq must be an integer >= 0");
+			stream_error(session->client_id, "resume", stream, "each stream's last seq must be an integer >= 0");
 			continue;
 		}
 		if ((view = readable_view(hub, session, "resume", stream, &scope)) < 0) {
@@ -208,7 +217,7 @@ static void resume_streams(struct fyn_hub *hub, const struct fyn_session *sessio
 			fyn_read_request_free(r);
 			r = NULL;
 		}
-		submit_read(hub, session, "resume", r);
+		submit_read(hub, session, "resume", stream, r);
 	}
 }
 
@@ -260,13 +269,13 @@ static void snapshot_stream(struct fyn_hub *hub, const struct fyn_session *sessi
 			r = NULL;
 		} else if (json_array_size(r->sections) == 0 && (!sections || json_array_size(sections) > 0)) {
 			fyn_read_request_free(r);
-			fyn_control_error(session->client_id, "snapshot", "forbidden: this token may not read that stream's projections");
+			stream_error(session->client_id, "snapshot", stream, "forbidden: this token may not read that stream's projections");
 			return;
 		}
 	} else if (r && sections) {
 		r->sections = json_incref(sections);
 	}
-	submit_read(hub, session, "snapshot", r);
+	submit_read(hub, session, "snapshot", stream, r);
 }
 
 void fyn_control_handle(struct fyn_hub *hub, struct fyn_session *session, const char *topic,
