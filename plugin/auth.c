@@ -40,6 +40,21 @@ static void clear_taken_over_presence(struct fyn_hub *hub, const void *client, c
 	}
 }
 
+/* A CONNECT with a connected client id takes that connection's MQTT session
+ * over, and with it everything the hub sends to fynlo/v1/client/{cid}/ (the
+ * ACL grants %c): replies to the other connection's snapshot or resume
+ * still being computed would go to the newcomer. So only the same user (sub)
+ * may take a connected client id over; anyone else is refused, and cannot
+ * kick other users' devices off either. */
+static bool held_by_another_user(struct fyn_hub *hub, const void *client, const char *client_id,
+		const char *sub)
+{
+	struct fyn_session *current = NULL;
+
+	HASH_FIND(by_id, hub->sessions.by_id, client_id, strlen(client_id), current);
+	return current && current->client != client && strcmp(current->claims.sub, sub) != 0;
+}
+
 /* Between MOSQ_EVT_RELOAD and the next tick (see auth.h). */
 static bool reload_recheck;
 
@@ -103,6 +118,10 @@ int fyn_on_basic_auth(int event, void *event_data, void *userdata)
 	if (fyn_token_verify(&hub->tokens, ed->password, ed->username, time(NULL), &claims,
 			reason, sizeof(reason)) != 0) {
 		return refuse(client_id, address, reason);
+	}
+	if (held_by_another_user(hub, ed->client, client_id, claims.sub)) {
+		fyn_claims_clear(&claims);
+		return refuse(client_id, address, "the client id is in use by a connection of another user (sub)");
 	}
 	/* Anonymous clients are dropped by mosquitto on reload; a token-only
 	 * MQTT 5 client takes its sub as username so it survives reloads. */
