@@ -401,14 +401,19 @@ class RawClient:
     the CONNACK code, and later a DISCONNECT packet and the moment the
     broker closed the connection."""
 
-    def __init__(self, port, client_id, username, password, version=5):
+    def __init__(self, port, client_id, username, password, version=5, will=None):
+        """will: optional (topic, payload, retain), sent with QoS 1."""
         self.version = version
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
         flags = 0x02 | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
+        if will is not None:
+            flags |= 0x04 | (1 << 3) | (0x20 if will[2] else 0)
         variable = _mqtt_string("MQTT") + bytes([version, flags]) + struct.pack("!H", 60)
         if version == 5:
             variable += b"\x00"   # no properties
         body = variable + _mqtt_string(client_id)
+        if will is not None:
+            body += (b"\x00" if version == 5 else b"") + _mqtt_string(will[0]) + _mqtt_string(will[1])
         if username is not None:
             body += _mqtt_string(username)
         if password is not None:
@@ -463,4 +468,9 @@ class RawClient:
             self.sock.sendall(b"\xe0\x00")
         except OSError:
             pass
+        self.sock.close()
+
+    def drop(self):
+        """Closes the socket without DISCONNECT, so the broker sends the will."""
+        self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()

@@ -150,6 +150,10 @@ HS256_ATTACKS = {
     "nbf_as_string": (lambda b: _hs(b, claims(nbf="0")), "mallory", ("nbf",)),
     "not_a_jwt": (lambda b: "hunter2", "mallory", ("malformed",)),
     "duplicate_role_key": (lambda b: _duplicate_role(b), "mallory", ()),
+    "no_password": (lambda b: None, "mallory", ("token",)),
+    "anonymous": (lambda b: None, None, ("token",)),
+    "empty_password": (lambda b: "", "mallory", ("token",)),
+    "oversized_token": (lambda b: _hs(b, claims(pad="x" * 9000)), "mallory", ("too large",)),
 }
 
 
@@ -172,6 +176,35 @@ def test_forged_or_broken_token_is_refused_at_connect(broker, attack, version):
     if version == 4 and username is None:
         username = "mallory"     # MQTT 3.1.1 cannot send a password without a user name
     assert_refused(broker, make(broker), username, reason_words=words, version=version)
+
+
+def test_an_mqtt5_authentication_method_does_not_bypass_the_token(broker):
+    """Enhanced authentication (AUTH method) is not offered: naming a method,
+    with or without a valid password, is refused rather than let through."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    for password in (None, _hs(broker, claims())):
+        codes = queue.Queue()
+        c = mqtt.Client(client_id=new_cid("auth"), protocol=mqtt.MQTTv5)
+        c.on_connect = lambda client, userdata, flags, rc, properties=None: codes.put(rc.value)
+        if password:
+            c.username_pw_set("mallory", password)
+        props = Properties(PacketTypes.CONNECT)
+        props.AuthenticationMethod = "SCRAM-SHA-256"
+        props.AuthenticationData = b"n,,n=mallory,r=x"
+        c.reconnect_delay_set(60, 120)
+        c.connect("127.0.0.1", broker.port, properties=props)
+        c.loop_start()
+        try:
+            code = codes.get(timeout=5)
+        except queue.Empty:
+            code = None        # no CONNACK at all: the connection was closed, which refuses it too
+        connected = c.is_connected()
+        c.loop_stop()
+        c.disconnect()
+        assert not connected and (code is None or code >= 0x80), code
 
 
 @pytest.mark.parametrize("client_id", ["till/1", "till+1", "till#1", "+", "#", "x" * 65, "$SYS", "till 1",
@@ -357,6 +390,40 @@ def test_publishing_straight_to_hub_topics_reaches_nobody(broker):
     assert not [m for m in got if marker.encode() in m[1]], got
     for c in (owner, victim, platform, forger, late):
         c.close()
+
+
+@pytest.mark.parametrize("version", [5, 4], ids=["mqtt5", "mqtt311"])
+def test_wills_cannot_forge_hub_topics_or_submit(broker, store, version):
+    """A will is published by the broker after the connection is gone; it must
+    not get past the ACL on a topic the client could not write, nor be taken
+    as a submission."""
+    marker = uuid.uuid4().hex
+    owner = broker.client("restaurant_owner", ["r1"])
+    assert owner.subscribe("fynlo/v1/ev/r1/full/#") == [1]
+    assert owner.subscribe("fynlo/v1/presence/r1/+") == [1]
+    owner.drain(0.2)
+    e = event()
+    wills = [("fynlo/v1/presence/r1/ghost-till", json.dumps({"role": "platform_owner", "m": marker}), True),
+             ("fynlo/v1/ev/r1/full/order/created", json.dumps(dict(e, seq=1, m=marker)), True),
+             ("fynlo/v1/in/r1/order/created", json.dumps(e), False),
+             ("fynlo/v1/in/r2/order/created", json.dumps(dict(e, id=str(uuid.uuid4()))), False)]
+    raws = []
+    for topic, payload, retain in wills:
+        raw = RawClient(broker.port, new_cid("will"), "mallory", _hs(broker, claims()), version,
+                        will=(topic, payload, retain))
+        assert raw.connack == 0
+        raws.append(raw)
+    for raw in raws:
+        raw.drop()
+    got = owner.drain(0.8)
+    assert not [m for m in got if marker.encode() in m[1] or "ghost" in m[0]], got
+    probe = broker.client("platform_owner", None)
+    probe.subscribe("fynlo/v1/presence/#")
+    probe.subscribe("fynlo/v1/ev/+/full/#")
+    assert not [m for m in probe.drain(0.4) if marker.encode() in m[1] or "ghost" in m[0]]
+    assert store.query("SELECT count(*) FROM events WHERE id = %s", e["id"]) == [(0,)]
+    owner.close()
+    probe.close()
 
 
 def test_envelope_cannot_redirect_an_event_to_another_restaurant(broker, store):
@@ -718,20 +785,44 @@ def test_presence_is_set_on_connect_cleared_on_disconnect_and_private(broker):
         c.close()
 
 
-def test_presence_of_a_connection_taken_over_from_another_restaurant_is_cleared(broker):
-    """Client ids are chosen by clients: a token of r2 reusing an r1 till's id
-    takes its MQTT session over. The r1 connection is gone, so its presence
-    must not stay behind as a ghost."""
+def test_another_user_cannot_take_a_connected_client_id_over(broker, store):
+    """Client ids are chosen by clients. Taking a connected id over would kick
+    the device and hand the newcomer what the hub sends to
+    fynlo/v1/client/{cid}/: here the r1 till's snapshot, being computed when
+    an r2 token connects with the till's id."""
+    till = broker.client("staff", ["r1"], sub="alice")
+    for _ in range(20):
+        till.publish("fynlo/v1/in/r1/order/created", event())
+    assert till.submit("r1", event())["status"] == "accepted"
     cid = new_cid("till")
     victim = _no_reconnect(broker.client("staff", ["r1"], sub="alice", client_id=cid))
+    assert victim.subscribe(f"fynlo/v1/client/{cid}/#") == [1]
+    victim.publish("fynlo/v1/ctl/snapshot", {"stream": "r1", "views": ["orders", "sales"]})
+    for version in (5, 4):
+        assert_refused(broker, _hs(broker, claims(sub="mallory", restaurants=["r2"])), "mallory",
+                       client_id=cid, reason_words=("in use",), version=version)
+    topic, payload, _ = victim.next_message(topic_filter=f"fynlo/v1/client/{cid}/snapshot")
+    assert json.loads(payload)["orders"], "the till did not get its own snapshot"
+    assert victim.disconnects.empty() and victim.mqtt.is_connected()
     assert len(_retained_presence(broker, "r1", cid)) == 1
-    intruder = broker.client("staff", ["r2"], sub="mallory", client_id=cid)
-    assert victim.disconnects.get(timeout=5) is not None
     victim.close()
+    till.close()
+
+
+def test_presence_of_a_connection_taken_over_for_another_restaurant_is_cleared(broker):
+    """The same user may take its client id over (a reconnect), also with a
+    token for other restaurants: the old connection's presence must not stay
+    behind as a ghost in the restaurant it left."""
+    cid = new_cid("till")
+    first = _no_reconnect(broker.client("staff", ["r1"], sub="alice", client_id=cid))
+    assert len(_retained_presence(broker, "r1", cid)) == 1
+    second = broker.client("staff", ["r2"], sub="alice", client_id=cid)
+    assert first.disconnects.get(timeout=5) is not None
+    first.close()
     time.sleep(0.2)
     assert _retained_presence(broker, "r1", cid) == [], "the r1 till still shows as present"
     assert len(_retained_presence(broker, "r2", cid)) == 1
-    intruder.close()
+    second.close()
 
 
 def test_reconnect_with_the_same_client_id_keeps_presence(broker):
