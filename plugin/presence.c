@@ -30,14 +30,17 @@ static void for_each_stream(const struct fyn_session *session, const char *paylo
 	}
 }
 
+/* 2026-11-28T12:00:00.123Z, the timestamp form of confirmed events. */
 static void format_now(char *out, size_t outlen)
 {
 	struct timespec now;
 	struct tm utc;
+	char seconds[32];
+
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &utc);
-	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", utc.tm_year + 1900, utc.tm_mon + 1,
-			utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, now.tv_nsec / 1000000);
+	strftime(seconds, sizeof(seconds), "%Y-%m-%dT%H:%M:%S", &utc);
+	snprintf(out, outlen, "%.20s.%03dZ", seconds, (int)(now.tv_nsec / 1000000));
 }
 
 void fyn_presence_announce(const struct fyn_session *session)

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The demo part of `./fynsync up`: starts simulated tills for the demo
+# restaurant and prints where to connect and with which tokens.
+# usage: tools/demo.sh ROOT MQTT_PORT WS_PORT
+set -euo pipefail
+ROOT="$1"; MQTT_PORT="$2"; WS_PORT="$3"
+VAR="$ROOT/var"
+RID="demo-bistro"
+token() { "$ROOT/fynsync" token --ttl 86400 "$@"; }
+
+if ! { pid=$(cat "$VAR/tills.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null; }; then
+	# Tills log in as managers: the demo sets up the menu and stock first.
+	# Tokens go through the environment, not the command line (ps shows that).
+	FYNSYNC_TILL_TOKENS="$(token --role manager --restaurant "$RID" --sub demo-till-1) $(token --role manager --restaurant "$RID" --sub demo-till-2)" \
+		setsid /usr/bin/python3 "$ROOT/tools/simulate_tills.py" "$MQTT_PORT" \
+		>>"$VAR/log/tills.log" 2>&1 </dev/null &
+	echo $! > "$VAR/tills.pid"
+fi
+
+host=$(hostname -I 2>/dev/null | awk '{print $1}'); host=${host:-127.0.0.1}
+cat <<INFO
+
+fynsync is up with the demo restaurant '$RID' and two simulated tills.
+
+  MQTT (TCP):        mqtt://$host:$MQTT_PORT
+  MQTT (WebSocket):  ws://$host:$WS_PORT   (subprotocol mqtt)
+  logs:              $VAR/log/
+
+Tokens (valid 24 h; the MQTT password; the username, if sent, must equal the sub):
+  restaurant owner:  $(token --role restaurant_owner --restaurant "$RID" --sub demo-owner)
+  staff (POS):       $(token --role staff --restaurant "$RID" --sub demo-staff)
+  kitchen display:   $(token --role kitchen --restaurant "$RID" --sub demo-kitchen)
+  platform owner:    $(token --role platform_owner --sub demo-platform)
+
+Watch the restaurant live (as its owner):
+  mosquitto_sub -p $MQTT_PORT -V mqttv5 -u demo-owner -P "\$(./fynsync token --role restaurant_owner --restaurant $RID --sub demo-owner)" -t 'fynlo/v1/ev/$RID/full/#' -v
+
+Stop everything with: ./fynsync stop
+INFO
