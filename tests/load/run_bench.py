@@ -10,8 +10,10 @@ tools/fynsync-bench against them:
 Each run gets its own PostgreSQL and broker, which are stopped and removed
 afterwards (also on failure, Ctrl-C or the overall --timeout). Results go to
 --out: results.json (every run, the machine and the settings), the raw
-per-event samples and per-second timelines, the broker logs, and with
---figures DIR the PNG figures of docs/benchmarks.md (gnuplot).
+per-event samples, per-second timelines and CPU use, the broker and
+PostgreSQL logs, and with --figures DIR the PNG figures of
+docs/benchmarks.md (gnuplot). The first --warmup seconds (2) of every run
+are left out of the numbers.
 
   tests/load/run_bench.py --bench build-bench/tools/fynsync-bench \\
       --plugin build-bench/plugin/fynsync.so --out build-bench/load-results
@@ -165,6 +167,17 @@ def command_output(argv):
         return ""
 
 
+def git_state():
+    """The checkout's commit (with -dirty when plugin/ or store/ has changes),
+    or None when SOURCE_DIR is not the top of a git checkout (an export)."""
+    top = command_output(["git", "-C", SOURCE_DIR, "rev-parse", "--show-toplevel"])
+    if not top or os.path.realpath(top) != os.path.realpath(SOURCE_DIR):
+        return None
+    commit = command_output(["git", "-C", SOURCE_DIR, "rev-parse", "--short", "HEAD"])
+    dirty = command_output(["git", "-C", SOURCE_DIR, "status", "--porcelain", "--", "plugin", "store"])
+    return commit + ("-dirty" if dirty else "")
+
+
 def machine_info():
     model = ""
     for line in command_output(["lscpu"]).splitlines():
@@ -184,8 +197,7 @@ def machine_info():
         "kernel": platform.release(),
         "postgres": command_output([harness.PG_BIN + "/postgres", "--version"]),
         "mosquitto": (command_output(["/usr/sbin/mosquitto", "-h"]).splitlines() or [""])[0],
-        "git": command_output(["git", "-C", SOURCE_DIR, "describe", "--always", "--dirty"]),
-        "plugin_tree_dirty": bool(command_output(["git", "-C", SOURCE_DIR, "status", "--porcelain", "--", "plugin", "store"])),
+        "git": git_state(),
     }
 
 
@@ -263,6 +275,7 @@ def pg_settings(pg):
 def one_run(args, name, repeat, pg_settings_wanted, broker_settings, plugin_options):
     scenario = dict(SCENARIOS[name])
     scenario["publishers"] = args.publishers
+    scenario["window"] = args.window
     if name == "latency":
         scenario["rate"] = args.latency_rate
     duration = args.latency_duration if name == "latency" else args.throughput_duration
@@ -398,7 +411,7 @@ set key bottom right
 set yrange [0:100]
 set ytics 10
 set arrow from {p50},0 to {p50},50 nohead dt 2 lc rgb '#888888'
-set arrow from {p99},0 to {p99},99 nohead dt 2 lc rgb '#888888'
+set arrow from {p99},75 to {p99},99 nohead dt 2 lc rgb '#888888'
 set label 'p50 {p50:.2f} ms' at {p50},47 offset 0.7,0
 set label 'p99 {p99:.2f} ms' at {p99},93 offset 0.7,0
 set label 'p99.9 {p999:.1f} ms' at {p999},99.3 offset 0.7,-1.2
@@ -415,16 +428,17 @@ def throughput_figure(args, runs, png):
     plots = []
     for i, run in enumerate(runs):
         timeline = os.path.join(args.out, f"throughput-{run['repeat']}.timeline")
-        plots.append(f"'{timeline}' using 1:3 with steps lw 2 lc rgb '{colors[i % len(colors)]}' "
+        plots.append(f"'{timeline}' using ($1 + 0.5):($1 < {r['duration_s']:.0f} ? $3 : NaN) with linespoints lw 2 pt 7 ps 0.6 "
+                     f"lc rgb '{colors[i % len(colors)]}' "
                      f"title 'run {run['repeat']}: accepted/s (mean after warmup {run['accepted_per_s']:.0f})'")
     gnuplot(f"""
-set terminal pngcairo size 900,480 font ',11'
+set terminal pngcairo size 900,{480 + 18 * len(runs)} font ',11'
 set output '{png}'
 set title "fynsync: {r['publishers']} publishers as fast as possible (window {r['window']} each), PostgreSQL fsync on"
-set xlabel 'time since the first submission (s); acks counted per second'
+set xlabel 'time since the first submission (s); acks counted per second, plotted mid-second'
 set ylabel 'accepted events per second'
 set grid
-set key bottom right
+set key outside below vertical maxrows {len(runs)}
 set yrange [0:*]
 set xrange [0:{r['duration_s']:.0f}]
 set arrow from {r['warmup_s']},graph 0 to {r['warmup_s']},graph 1 nohead dt 3 lc rgb '#888888'
@@ -477,18 +491,19 @@ def summarize(results):
 
 
 def print_table(results):
-    print("| run | publishers | target | accepted/s | rejected | unavailable | ack p50 | ack p90 | ack p99 | ack max "
-          "| confirmed p50 | confirmed p90 | confirmed p99 | confirmed max | seq gaps | CPU s broker / postgres / bench "
+    print("| run | accepted/s | rejected | unavailable | ack p50 / p99 (ms) | confirmed p50 | confirmed p90 "
+          "| confirmed p99 | confirmed max | seq gaps | CPU per event: postgres / broker / bench (µs) "
           "| other load mean / max | WAL fsync mean |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         a, c, cpu = r["submit_to_ack"], r["submit_to_confirmed"], r["cpu_s"]
-        target = "max" if r["target_rate"] == 0 else f"{r['target_rate']:.0f}/s"
-        print(f"| {r['scenario']} #{r['repeat']} | {r['publishers']} | {target} | {r['accepted_per_s']:.0f} | {r['rejected']} "
-              f"| {r['unavailable']} | {a['p50_ms']:.2f} | {a['p90_ms']:.2f} | {a['p99_ms']:.2f} | {a['max_ms']:.2f} "
+        n = max(1, r["accepted"])
+        target = "as fast as possible" if r["target_rate"] == 0 else f"{r['target_rate']:.0f}/s"
+        print(f"| {r['scenario']} #{r['repeat']} ({r['publishers']} pub, {target}) | {r['accepted_per_s']:.0f} "
+              f"| {r['rejected']} | {r['unavailable']} | {a['p50_ms']:.2f} / {a['p99_ms']:.2f} "
               f"| {c['p50_ms']:.2f} | {c['p90_ms']:.2f} | {c['p99_ms']:.2f} | {c['max_ms']:.2f} | {r['seq']['missing']} "
-              f"| {cpu['broker']} / {cpu['postgres']} / {cpu['bench']} | {r['other_load_pct']}% / {r['other_load_pct_max']}% "
-              f"| {r['wal']['sync_ms_mean']} ms |")
+              f"| {cpu['postgres'] / n * 1e6:.0f} / {cpu['broker'] / n * 1e6:.0f} / {cpu['bench'] / n * 1e6:.0f} "
+              f"| {r['other_load_pct']}% / {r['other_load_pct_max']}% | {r['wal']['sync_ms_mean']} ms |")
 
 
 def main():
@@ -501,6 +516,7 @@ def main():
     parser.add_argument("--throughput-duration", type=float, default=20)
     parser.add_argument("--latency-duration", type=float, default=20)
     parser.add_argument("--publishers", type=int, default=8, help="publisher connections of both scenarios")
+    parser.add_argument("--window", type=int, default=64, help="unanswered events allowed per publisher")
     parser.add_argument("--latency-rate", type=float, default=500, help="events/s of the latency scenario")
     parser.add_argument("--warmup", type=float, default=2, help="seconds at the start of each run left out of the numbers")
     parser.add_argument("--drain-timeout", type=float, default=15)
@@ -511,18 +527,18 @@ def main():
     parser.add_argument("--quick", action="store_true", help="5 s runs (a smoke test of the benchmark itself)")
     parser.add_argument("--figures", metavar="DIR", help="write the PNG figures (gnuplot) into DIR")
     parser.add_argument("--replot", action="store_true",
-                        help="only redraw the figures from --out/results.json and its samples (needs --figures)")
+                        help="only reprint the table and redraw the figures (with --figures) from --out/results.json")
     parser.add_argument("--timeout", type=float, default=900, help="hard bound on the whole run, seconds")
     args = parser.parse_args()
     if args.quick:
         args.throughput_duration = args.latency_duration = 5
         args.warmup = 1
     if args.replot:
-        if not args.figures:
-            parser.error("--replot needs --figures DIR")
         with open(os.path.join(args.out, "results.json")) as f:
-            for png in make_figures(args, json.load(f)["runs"], args.figures):
-                log(f"wrote {png}")
+            runs = json.load(f)["runs"]
+        print_table(runs)
+        for png in make_figures(args, runs, args.figures) if args.figures else []:
+            log(f"wrote {png}")
         return 0
     names = [n for n in args.scenarios.split(",") if n]
     for n in names:
