@@ -53,7 +53,7 @@ int fyn_fanout_event(const char *event_text, const struct fyn_views *views,
 
 	for (size_t i = 0; rc == 0 && i < views->count; i++) {
 		const struct fyn_view *view = &views->items[i];
-		rc = fyn_completion_add(out, NULL, event_topic(restaurant, view->name, type),
+		rc = fyn_completion_add(out, NULL, NULL, event_topic(restaurant, view->name, type),
 				fyn_redacted_event_text(event, (const char *const *)view->removed_keys,
 					view->removed_count));
 	}
@@ -62,7 +62,8 @@ int fyn_fanout_event(const char *event_text, const struct fyn_views *views,
 }
 
 int fyn_replay_event(const char *event_text, const char *stream, const struct fyn_view *view,
-		const char *client_id, fyn_topic_wanted wanted, const void *arg, struct fyn_completion *out)
+		const char *client_id, const char *owner_sub, fyn_topic_wanted wanted, const void *arg,
+		struct fyn_completion *out)
 {
 	json_t *event = json_loads(event_text, 0, NULL);
 	const char *type = json_string_value(json_object_get(event, "event_type"));
@@ -73,7 +74,7 @@ int fyn_replay_event(const char *event_text, const char *stream, const struct fy
 		free(topic);
 		rc = 0;
 	} else if (topic && json_object_set_new(event, "replay", json_true()) == 0) {
-		rc = fyn_completion_add(out, client_id, topic, fyn_redacted_event_text(event,
+		rc = fyn_completion_add(out, client_id, owner_sub, topic, fyn_redacted_event_text(event,
 				(const char *const *)view->removed_keys, view->removed_count));
 	} else {
 		free(topic);
@@ -114,7 +115,7 @@ static int answer_rows(struct fyn_job *const *jobs, size_t count,
 		if (row->idx >= 0 && (size_t)row->idx < count && !answered[row->idx]) {
 			const struct fyn_job *job = jobs[row->idx];
 			answered[row->idx] = true;
-			if (fyn_completion_add(out, job->client_id, fyn_client_topic(job->client_id, "ack"),
+			if (fyn_completion_add(out, job->client_id, job->sub, fyn_client_topic(job->client_id, "ack"),
 					ack_for_row(job, row)) != 0) {
 				return -1;
 			}

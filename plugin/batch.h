@@ -35,6 +35,7 @@ typedef bool (*fyn_topic_wanted)(const char *topic, const void *arg);
  * view, marked "replay": true, on the usual ev topic, sent to the client
  * alone; skipped (returning 0) when wanted is given and says no. */
 int fyn_replay_event(const char *event_text, const char *stream, const struct fyn_view *view,
-		const char *client_id, fyn_topic_wanted wanted, const void *arg, struct fyn_completion *out);
+		const char *client_id, const char *owner_sub, fyn_topic_wanted wanted, const void *arg,
+		struct fyn_completion *out);
 
 #endif

@@ -209,7 +209,7 @@ static void resume_streams(struct fyn_hub *hub, const struct fyn_session *sessio
 		if ((view = readable_view(hub, session, "resume", stream, &scope)) < 0) {
 			continue;
 		}
-		r = fyn_read_request_new(FYN_READ_RESUME, session->client_id, stream, hub->views, (size_t)view);
+		r = fyn_read_request_new(FYN_READ_RESUME, session->client_id, session->claims.sub, stream, hub->views, (size_t)view);
 		if (r) {
 			r->after_seq = json_integer_value(seq);
 		}
@@ -261,7 +261,7 @@ static void snapshot_stream(struct fyn_hub *hub, const struct fyn_session *sessi
 	if ((view = readable_view(hub, session, "snapshot", stream, &scope)) < 0) {
 		return;
 	}
-	r = fyn_read_request_new(FYN_READ_SNAPSHOT, session->client_id, stream, hub->views, (size_t)view);
+	r = fyn_read_request_new(FYN_READ_SNAPSHOT, session->client_id, session->claims.sub, stream, hub->views, (size_t)view);
 	if (r && scope == READ_SOME) {
 		r->sections = partial_sections(hub, session, stream, hub->views->items[view].name, sections);
 		if (!r->sections) {

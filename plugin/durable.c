@@ -65,7 +65,7 @@ static void request_auto_resume(struct fyn_hub *hub, struct fyn_session *session
 	if (view < 0 || (size_t)view >= hub->views->count) {
 		return;
 	}
-	r = fyn_read_request_new(FYN_READ_AUTO_RESUME, session->client_id, "", hub->views, (size_t)view);
+	r = fyn_read_request_new(FYN_READ_AUTO_RESUME, session->client_id, session->claims.sub, "", hub->views, (size_t)view);
 	if (r && (r->identity = identity_json(session)) && fyn_reader_submit(hub->reader, r) == 0) {
 		return;
 	}
@@ -197,7 +197,7 @@ void fyn_durable_flush(struct fyn_hub *hub, long long now_ms)
 	if (!hub->durable_ops) {
 		return;
 	}
-	r = fyn_read_request_new(FYN_READ_SAVE_STATE, "", "", hub->views, 0);
+	r = fyn_read_request_new(FYN_READ_SAVE_STATE, "", "", "", hub->views, 0);
 	if (r) {
 		r->ops = hub->durable_ops;
 		hub->durable_ops = NULL;

@@ -9,10 +9,14 @@
 
 #include "envelope.h"
 
-struct fyn_job *fyn_job_new(const char *client_id, const char *id, json_t *element, long long deadline_ms)
+struct fyn_job *fyn_job_new(const char *client_id, const char *sub, const char *id, json_t *element,
+		long long deadline_ms)
 {
 	struct fyn_job *job = calloc(1, sizeof(*job));
-	if (!job || !(job->client_id = strdup(client_id))) {
+	if (!job || !(job->client_id = strdup(client_id)) || !(job->sub = strdup(sub))) {
+		if (job) {
+			free(job->client_id);
+		}
 		free(job);
 		json_decref(element);
 		return NULL;
@@ -28,6 +32,7 @@ void fyn_job_free(struct fyn_job *job)
 	if (job) {
 		json_decref(job->element);
 		free(job->client_id);
+		free(job->sub);
 		free(job);
 	}
 }
@@ -49,20 +54,24 @@ static int grow(struct fyn_completion *c)
 	return 0;
 }
 
-int fyn_completion_add(struct fyn_completion *c, const char *client_id, char *topic, char *payload)
+int fyn_completion_add(struct fyn_completion *c, const char *client_id, const char *owner_sub,
+		char *topic, char *payload)
 {
 	struct fyn_outgoing *m;
 	char *client_copy = client_id ? strdup(client_id) : NULL;
+	char *sub_copy = owner_sub ? strdup(owner_sub) : NULL;
 
-	if (!topic || !payload || (client_id && !client_copy)
+	if (!topic || !payload || (client_id && !client_copy) || (owner_sub && !sub_copy)
 			|| (c->message_count == c->message_capacity && grow(c) != 0)) {
 		free(topic);
 		free(payload);
 		free(client_copy);
+		free(sub_copy);
 		return -1;
 	}
 	m = &c->messages[c->message_count++];
 	m->client_id = client_copy;
+	m->owner_sub = sub_copy;
 	m->topic = topic;
 	m->payload = payload;
 	return 0;
@@ -75,6 +84,7 @@ void fyn_completion_free(struct fyn_completion *c)
 	}
 	for (size_t i = 0; i < c->message_count; i++) {
 		free(c->messages[i].client_id);
+		free(c->messages[i].owner_sub);
 		free(c->messages[i].topic);
 		free(c->messages[i].payload);
 	}
@@ -94,6 +104,6 @@ char *fyn_client_topic(const char *client_id, const char *kind)
 
 int fyn_completion_add_unavailable(struct fyn_completion *c, const struct fyn_job *job, const char *reason)
 {
-	return fyn_completion_add(c, job->client_id, fyn_client_topic(job->client_id, "ack"),
+	return fyn_completion_add(c, job->client_id, job->sub, fyn_client_topic(job->client_id, "ack"),
 			fyn_ack_rejected(job->id, "unavailable", reason));
 }

@@ -15,6 +15,7 @@
 struct fyn_job {
 	struct fyn_job *next;
 	char *client_id;        /* who gets the ack */
+	char *sub;              /* ... as long as that client id is still this user's connection */
 	char id[80];            /* the submitted event id, for the ack */
 	json_t *element;        /* owned: the batch element (envelope + restaurant, created_by, client_id) */
 	long long deadline_ms;  /* monotonic: past it the answer is unavailable */
@@ -23,6 +24,7 @@ struct fyn_job {
 
 struct fyn_outgoing {
 	char *client_id;        /* NULL: to every subscriber */
+	char *owner_sub;        /* with client_id: dropped unless that client is still this sub */
 	char *topic;
 	char *payload;
 };
@@ -39,13 +41,17 @@ struct fyn_completion {
 };
 
 /* Takes ownership of element. NULL on OOM (element is then freed). */
-struct fyn_job *fyn_job_new(const char *client_id, const char *id, json_t *element, long long deadline_ms);
+struct fyn_job *fyn_job_new(const char *client_id, const char *sub, const char *id, json_t *element,
+		long long deadline_ms);
 void fyn_job_free(struct fyn_job *job);
 
 struct fyn_completion *fyn_completion_new(void);
 /* Adds a message; takes ownership of topic and payload (freed on failure).
- * client_id is copied. Returns 0 or -1 on OOM. */
-int fyn_completion_add(struct fyn_completion *c, const char *client_id, char *topic, char *payload);
+ * client_id and owner_sub are copied; a reply to one client names the sub it
+ * is for, so a later connection of another user with the same client id
+ * never receives it. Returns 0 or -1 on OOM. */
+int fyn_completion_add(struct fyn_completion *c, const char *client_id, const char *owner_sub,
+		char *topic, char *payload);
 void fyn_completion_free(struct fyn_completion *c);
 
 /* The unavailable answer for a job the store could not take in time. */

@@ -160,7 +160,7 @@ static void reject_refused(struct fyn_pipeline *p, struct fyn_job *job, const ch
 
 	if (is_data_problem(sqlstate)) {
 		snprintf(reason, sizeof(reason), "the store refused this event: %.400s", err);
-		if (c && fyn_completion_add(c, job->client_id, fyn_client_topic(job->client_id, "ack"),
+		if (c && fyn_completion_add(c, job->client_id, job->sub, fyn_client_topic(job->client_id, "ack"),
 				fyn_ack_rejected(job->id, "invalid", reason)) == 0) {
 			push_completion(p, c);
 		} else {

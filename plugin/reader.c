@@ -38,7 +38,7 @@ struct fyn_reader {
 };
 
 struct fyn_read_request *fyn_read_request_new(enum fyn_read_kind kind, const char *client_id,
-		const char *stream, struct fyn_views *views, size_t view_index)
+		const char *sub, const char *stream, struct fyn_views *views, size_t view_index)
 {
 	struct fyn_read_request *r = calloc(1, sizeof(*r));
 	if (!r) {
@@ -46,10 +46,11 @@ struct fyn_read_request *fyn_read_request_new(enum fyn_read_kind kind, const cha
 	}
 	r->kind = kind;
 	r->client_id = strdup(client_id);
+	r->sub = strdup(sub);
 	r->stream = strdup(stream);
 	r->views = fyn_views_ref(views);
 	r->view_index = view_index;
-	if (!r->client_id || !r->stream) {
+	if (!r->client_id || !r->sub || !r->stream) {
 		fyn_read_request_free(r);
 		return NULL;
 	}
@@ -60,6 +61,7 @@ void fyn_read_request_free(struct fyn_read_request *r)
 {
 	if (r) {
 		free(r->client_id);
+		free(r->sub);
 		free(r->stream);
 		json_decref(r->sections);
 		json_decref(r->identity);
@@ -103,10 +105,11 @@ static char *to_text(json_t *doc)
 	return text;
 }
 
-static void push_to_client(struct fyn_reader *reader, const char *client_id, const char *kind, char *payload)
+static void push_to_client(struct fyn_reader *reader, const struct fyn_read_request *r, const char *kind,
+		char *payload)
 {
 	struct fyn_completion *c = fyn_completion_new();
-	if (c && fyn_completion_add(c, client_id, fyn_client_topic(client_id, kind), payload) == 0) {
+	if (c && fyn_completion_add(c, r->client_id, r->sub, fyn_client_topic(r->client_id, kind), payload) == 0) {
 		fyn_outbox_push(reader->outbox, c);
 	} else {
 		fyn_completion_free(c);
@@ -116,7 +119,7 @@ static void push_to_client(struct fyn_reader *reader, const char *client_id, con
 static void answer_error(struct fyn_reader *reader, const struct fyn_read_request *r,
 		const char *verb, const char *reason)
 {
-	push_to_client(reader, r->client_id, "error", to_text(json_pack("{s:s, s:s, s:s}",
+	push_to_client(reader, r, "error", to_text(json_pack("{s:s, s:s, s:s}",
 			"verb", verb, "stream", r->stream, "reason", reason)));
 }
 
@@ -127,7 +130,7 @@ static void replay_done(struct fyn_reader *reader, const struct fyn_read_request
 	if (doc && snapshot_required) {
 		json_object_set_new(doc, "snapshot_required", json_true());
 	}
-	push_to_client(reader, r->client_id, "replay.done", to_text(doc));
+	push_to_client(reader, r, "replay.done", to_text(doc));
 }
 
 static void page_published(void *arg)
@@ -182,7 +185,7 @@ static bool send_page(struct fyn_reader *reader, const struct fyn_read_request *
 	const struct fyn_view *view = &r->views->items[r->view_index];
 
 	for (size_t i = 0; c && i < page->count; i++) {
-		if (fyn_replay_event(page->rows[i].event, stream, view, r->client_id,
+		if (fyn_replay_event(page->rows[i].event, stream, view, r->client_id, r->sub,
 				scope ? in_scope : NULL, scope, c) != 0) {
 			fyn_completion_free(c);
 			return false;
@@ -385,7 +388,7 @@ static void snapshot(struct fyn_reader *reader, const struct fyn_read_request *r
 	keep_sections(doc, r->sections);
 	fyn_redact_keys(doc, (const char *const *)view->removed_keys, view->removed_count);
 	json_object_set_new(doc, "view", json_string(view->name));
-	push_to_client(reader, r->client_id, "snapshot", to_text(doc));
+	push_to_client(reader, r, "snapshot", to_text(doc));
 }
 
 static struct fyn_read_request *next_request(struct fyn_reader *reader)

@@ -27,6 +27,7 @@ struct fyn_read_request {
 	struct fyn_read_request *next;
 	enum fyn_read_kind kind;
 	char *client_id;
+	char *sub;                    /* replies are dropped if the client id changed hands */
 	char *stream;
 	long long after_seq;          /* resume */
 	json_t *sections;             /* snapshot: array of projection names, or NULL for all */
@@ -55,7 +56,7 @@ int fyn_reader_submit(struct fyn_reader *reader, struct fyn_read_request *reques
 
 /* Builds a request; takes a reference on views. NULL on OOM. */
 struct fyn_read_request *fyn_read_request_new(enum fyn_read_kind kind, const char *client_id,
-		const char *stream, struct fyn_views *views, size_t view_index);
+		const char *sub, const char *stream, struct fyn_views *views, size_t view_index);
 void fyn_read_request_free(struct fyn_read_request *request);
 
 #endif

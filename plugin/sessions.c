@@ -60,7 +60,7 @@ struct fyn_session *fyn_sessions_find(struct fyn_sessions *s, const void *client
 	return session;
 }
 
-static struct fyn_session *find_by_id(struct fyn_sessions *s, const char *client_id)
+struct fyn_session *fyn_sessions_find_by_id(struct fyn_sessions *s, const char *client_id)
 {
 	struct fyn_session *session = NULL;
 	HASH_FIND(by_id, s->by_id, client_id, strlen(client_id), session);
@@ -69,7 +69,7 @@ static struct fyn_session *find_by_id(struct fyn_sessions *s, const char *client
 
 bool fyn_session_is_current(struct fyn_sessions *s, const struct fyn_session *session)
 {
-	return find_by_id(s, session->client_id) == session;
+	return fyn_sessions_find_by_id(s, session->client_id) == session;
 }
 
 void fyn_sessions_remove(struct fyn_sessions *s, struct fyn_session *session)
@@ -83,7 +83,7 @@ void fyn_sessions_remove(struct fyn_sessions *s, struct fyn_session *session)
 
 static bool index_session(struct fyn_sessions *s, struct fyn_session *session)
 {
-	struct fyn_session *previous = find_by_id(s, session->client_id);
+	struct fyn_session *previous = fyn_sessions_find_by_id(s, session->client_id);
 
 	hash_add_failed = false;
 	HASH_ADD(by_client, s->by_client, client, sizeof(session->client), session);

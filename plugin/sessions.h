@@ -58,6 +58,8 @@ struct fyn_session *fyn_sessions_put(struct fyn_sessions *s, const void *client,
 /* Swaps in a refreshed token's claims (ownership moves) and forgets cached reads. */
 void fyn_session_replace_claims(struct fyn_session *session, struct fyn_claims *claims);
 struct fyn_session *fyn_sessions_find(struct fyn_sessions *s, const void *client);
+/* The newest connection using client_id, or NULL. */
+struct fyn_session *fyn_sessions_find_by_id(struct fyn_sessions *s, const char *client_id);
 /* Is session the newest connection using its client id? */
 bool fyn_session_is_current(struct fyn_sessions *s, const struct fyn_session *session);
 void fyn_sessions_remove(struct fyn_sessions *s, struct fyn_session *session);

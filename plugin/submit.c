@@ -57,7 +57,7 @@ static void enqueue(struct fyn_hub *hub, const struct fyn_session *session, cons
 	struct fyn_job *job;
 
 	check->event = NULL;
-	job = element ? fyn_job_new(session->client_id, check->id, element, deadline) : NULL;
+	job = element ? fyn_job_new(session->client_id, session->claims.sub, check->id, element, deadline) : NULL;
 	if (!job) {
 		fyn_hub_reject(session->client_id, check->id, "unavailable", "hub out of memory; retry later");
 	} else if (fyn_pipeline_submit(hub->pipeline, job) != 0) {

@@ -22,15 +22,29 @@
 #define EXPIRY_CHECK_INTERVAL_MS 250
 #define METRICS_INTERVAL_MS 5000
 
-static void publish_completion(const struct fyn_completion *c)
+/* A reply is for the user who asked: if the client id is now someone
+ * else's connection (or nobody's), it is dropped. */
+static bool recipient_is_current(struct fyn_hub *hub, const struct fyn_outgoing *m)
+{
+	const struct fyn_session *session;
+	if (!m->client_id || !m->owner_sub) {
+		return true;
+	}
+	session = fyn_sessions_find_by_id(&hub->sessions, m->client_id);
+	return session && strcmp(session->claims.sub, m->owner_sub) == 0;
+}
+
+static void publish_completion(struct fyn_hub *hub, const struct fyn_completion *c)
 {
 	if (c->log_text) {
 		mosquitto_log_printf(c->log_level, "%s", c->log_text);
 	}
 	for (size_t i = 0; i < c->message_count; i++) {
 		const struct fyn_outgoing *m = &c->messages[i];
-		mosquitto_broker_publish_copy(m->client_id, m->topic, (int)strlen(m->payload),
-				m->payload, 1, false, NULL);
+		if (recipient_is_current(hub, m)) {
+			mosquitto_broker_publish_copy(m->client_id, m->topic, (int)strlen(m->payload),
+					m->payload, 1, false, NULL);
+		}
 	}
 	if (c->after_publish) {
 		c->after_publish(c->after_publish_arg);
@@ -42,7 +56,7 @@ void fyn_hub_drain_completions(struct fyn_hub *hub)
 	struct fyn_completion *c = fyn_outbox_take(hub->outbox);
 	while (c) {
 		struct fyn_completion *next = c->next;
-		publish_completion(c);
+		publish_completion(hub, c);
 		fyn_completion_free(c);
 		c = next;
 	}
