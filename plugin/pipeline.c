@@ -311,10 +311,15 @@ static void *writer_main(void *arg)
 {
 	struct fyn_pipeline *p = arg;
 	struct fyn_job **jobs = calloc(p->config.max_batch, sizeof(*jobs));
+	char err[512];
 
 	if (!jobs) {
 		push_log(p, MOSQ_LOG_ERR, "fynsync: writer thread out of memory; no events will be stored.");
 		return NULL;
+	}
+	/* Connect and migrate now, so the first submission does not pay for it. */
+	if (fyn_store_connect(p->store, err, sizeof(err)) != FYN_STORE_OK) {
+		note_store_down(p, err);
 	}
 	pthread_mutex_lock(&p->lock);
 	for (;;) {

@@ -414,6 +414,9 @@ static void *reader_main(void *arg)
 {
 	struct fyn_reader *reader = arg;
 	struct fyn_read_request *r;
+	char err[512];
+
+	fyn_store_connect(reader->store, err, sizeof(err));   /* early; requests retry anyway */
 	while ((r = next_request(reader)) != NULL) {
 		switch (r->kind) {
 		case FYN_READ_RESUME: resume(reader, r); break;
