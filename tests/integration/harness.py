@@ -166,10 +166,7 @@ class Broker:
 
     def _environment(self):
         env = dict(os.environ)
-        if os.environ.get("FYNSYNC_SANITIZE") == "1":
-            libasan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
-            env["LD_PRELOAD"] = libasan
-            env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1"
+        if "undefined" in os.environ.get("FYNSYNC_SANITIZE", ""):
             env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
         return env
 
