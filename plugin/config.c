@@ -46,7 +46,7 @@ static bool set_string(char **slot, const char *value, char *err, size_t errlen)
 
 static const struct number_option numbers[] = {
 	{ "jwt_leeway", 0, 300 },
-	{ "max_event_bytes", 256, 16 * 1024 * 1024 },
+	{ "max_event_bytes", 256, 16LL * 1024 * 1024 },
 	{ "max_queue", 1, 10000000 },
 	{ "max_batch", 1, 10000 },
 	{ "commit_timeout_ms", 100, 600000 },

@@ -156,9 +156,10 @@ static void reject_refused(struct fyn_pipeline *p, struct fyn_job *job, const ch
 		const char *err)
 {
 	struct fyn_completion *c = fyn_completion_new();
-	char reason[512], text[768];
+	char text[768];
 
 	if (is_data_problem(sqlstate)) {
+		char reason[512];
 		snprintf(reason, sizeof(reason), "the store refused this event: %.400s", err);
 		if (c && fyn_completion_add(c, job->client_id, job->sub, fyn_client_topic(job->client_id, "ack"),
 				fyn_ack_rejected(job->id, "invalid", reason)) == 0) {
@@ -215,11 +216,11 @@ static enum attempt_outcome attempt(struct fyn_pipeline *p, struct fyn_job **job
 {
 	struct fyn_append_result result;
 	char err[512], sqlstate[6] = "";
-	char *text;
 	enum fyn_store_status status = fyn_store_connect(p->store, err, sizeof(err));
 
 	if (status == FYN_STORE_OK) {
-		if (!(text = fyn_batch_text(jobs, count))) {
+		char *text = fyn_batch_text(jobs, count);
+		if (!text) {
 			return ATTEMPT_RETRY;
 		}
 		for (size_t i = 0; i < count; i++) {
@@ -265,6 +266,9 @@ static void process_batch(struct fyn_pipeline *p, struct fyn_job **jobs, size_t 
 	long long backoff = BACKOFF_FIRST_MS;
 	int transient_failures = 0;
 
+	if (count == 0) {
+		return;
+	}
 	for (;;) {
 		enum attempt_outcome outcome = attempt(p, jobs, count, &transient_failures);
 		long long remaining = earliest_deadline(jobs, count) - fyn_now_ms();
@@ -310,7 +314,7 @@ static void wait_for_jobs(struct fyn_pipeline *p)
 static void *writer_main(void *arg)
 {
 	struct fyn_pipeline *p = arg;
-	struct fyn_job **jobs = calloc(p->config.max_batch, sizeof(*jobs));
+	struct fyn_job **jobs = calloc(p->config.max_batch, sizeof(struct fyn_job *));
 	char err[512];
 
 	if (!jobs) {

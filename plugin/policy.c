@@ -16,7 +16,7 @@
 
 /* views owns the new ACL; the old ACL goes with the last reference to the
  * old views. */
-static void install(struct fyn_hub *hub, struct fyn_views *views, struct fyn_token_config *tokens)
+static void install(struct fyn_hub *hub, struct fyn_views *views, const struct fyn_token_config *tokens)
 {
 	hub->acl = views->acl;
 	fyn_views_unref(hub->views);

@@ -234,8 +234,8 @@ static size_t identity_from(const json_t *who, struct fyn_acl_identity *out, con
  * then checked against the ACL and the others are left out. */
 static void resume(struct fyn_reader *reader, const struct fyn_read_request *r)
 {
-	char err[512], filter[200];
-	const char *restaurants[FYN_TOKEN_MAX_RESTAURANTS];
+	char err[512], filter[200];   // cppcheck-suppress variableScope ; scope.filters points into it
+	const char *restaurants[FYN_TOKEN_MAX_RESTAURANTS];   // cppcheck-suppress variableScope ; scope.identity points into it
 	long long head = 0, last;
 	struct auto_resume_scope scope = { .acl = r->views->acl };
 	json_t *filters = NULL;
@@ -304,8 +304,7 @@ static void auto_resume(struct fyn_reader *reader, const struct fyn_read_request
 	const char *params[] = { r->client_id };
 	const char *restaurants[FYN_TOKEN_MAX_RESTAURANTS];
 	struct auto_resume_scope scope = { .acl = r->views->acl };
-	json_t *state, *cursors, *seq;
-	const char *stream;
+	json_t *state, *cursors;
 
 	if (!store_ready(reader, err, sizeof(err)) || fyn_store_query_text(reader->store,
 			"SELECT fynsync_client_state($1)::text", 1, params, &text, err, sizeof(err)) != FYN_STORE_OK) {
@@ -319,6 +318,8 @@ static void auto_resume(struct fyn_reader *reader, const struct fyn_read_request
 	cursors = json_object_get(state, "cursors");
 	identity_from(r->identity, &scope.identity, restaurants, FYN_TOKEN_MAX_RESTAURANTS);
 	if (json_array_size(scope.filters) > 0 && scope.identity.sub && scope.identity.role) {
+		const char *stream;
+		json_t *seq;
 		json_object_foreach(cursors, stream, seq) {
 			long long head = 0, after = json_integer_value(seq);
 			if (fyn_store_head(reader->store, stream, &head, err, sizeof(err)) != FYN_STORE_OK) {

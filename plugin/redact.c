@@ -17,16 +17,16 @@ static void remove_listed_keys(json_t *object, const char *const *keys, size_t c
 
 void fyn_redact_keys(json_t *value, const char *const *keys, size_t count)
 {
-	const char *key;
 	json_t *child;
-	size_t index;
 
 	if (json_is_object(value)) {
+		const char *key;
 		remove_listed_keys(value, keys, count);
 		json_object_foreach(value, key, child) {
 			fyn_redact_keys(child, keys, count);
 		}
 	} else if (json_is_array(value)) {
+		size_t index;
 		json_array_foreach(value, index, child) {
 			fyn_redact_keys(child, keys, count);
 		}

@@ -19,8 +19,9 @@ static bool hash_add_failed;
 static void clear_read_cache(struct fyn_session *session)
 {
 	struct fyn_read_cache_entry *entry, *tmp;
+	/* The uthash deletion idiom; the analyzer loses track of its pointers. */
 	HASH_ITER(hh, session->read_cache, entry, tmp) {
-		HASH_DEL(session->read_cache, entry);
+		HASH_DEL(session->read_cache, entry);   // NOLINT(clang-analyzer-unix.Malloc)
 		free(entry);
 	}
 	session->read_cache_size = 0;
@@ -166,7 +167,7 @@ void fyn_session_cache_read(struct fyn_session *session, const char *topic, bool
 	memcpy(entry->topic, topic, len + 1);
 	entry->allowed = allowed;
 	hash_add_failed = false;
-	HASH_ADD(hh, session->read_cache, topic, len, entry);
+	HASH_ADD(hh, session->read_cache, topic, len, entry);   // NOLINT(clang-analyzer-unix.Malloc): uthash's bookkeeping confuses the analyzer
 	if (hash_add_failed) {
 		free(entry);
 		return;

@@ -287,7 +287,7 @@ static int check_key(const struct fyn_token_config *cfg, const char *path,
 		return refuse(err, errlen, "key file %s: HS256 secret is %zu bytes, at least %d needed",
 				path, cfg->key_len, FYN_HS256_MIN_SECRET_BYTES);
 	}
-	if (memmem(cfg->key, cfg->key_len, PEM_PUBLIC_MARKER, strlen(PEM_PUBLIC_MARKER)) == NULL)
+	if (cfg->key == NULL || memmem(cfg->key, cfg->key_len, PEM_PUBLIC_MARKER, strlen(PEM_PUBLIC_MARKER)) == NULL)
 		return refuse(err, errlen, "key file %s: no PEM public key (%s) found", path,
 				PEM_PUBLIC_MARKER);
 	return check_public_key(cfg, path, err, errlen);
@@ -734,7 +734,7 @@ static int read_claims(const struct fyn_token_config *cfg, json_t *claims, time_
 	    claim_audience(cfg, claims, reason, len) != 0 ||
 	    claim_restaurants(claims, out, reason, len) != 0)
 		return -1;
-	if (username != NULL && strcmp(username, out->sub) != 0)
+	if (username != NULL && (out->sub == NULL || strcmp(username, out->sub) != 0))
 		return refuse(reason, len, "username does not match sub");
 	return 0;
 }

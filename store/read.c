@@ -25,7 +25,7 @@ enum fyn_store_status fyn_store_head(struct fyn_store *store, const char *stream
 	enum fyn_store_status status = fyn_store_query_text(store,
 			"SELECT coalesce((SELECT head FROM restaurants WHERE id = $1), 0)", 1, params,
 			&text, err, errlen);
-	*head = text ? atoll(text) : 0;
+	*head = text ? strtoll(text, NULL, 10) : 0;
 	free(text);
 	return status;
 }
@@ -54,7 +54,7 @@ enum fyn_store_status fyn_store_events_after(struct fyn_store *store, const char
 	count = PQntuples(res);
 	page->rows = calloc(count > 0 ? (size_t)count : 1, sizeof(*page->rows));
 	for (int i = 0; page->rows && i < count; i++) {
-		page->rows[i].seq = atoll(PQgetvalue(res, i, 0));
+		page->rows[i].seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 		page->rows[i].event = strdup(PQgetvalue(res, i, 1));
 		page->count++;
 		if (!page->rows[i].event) {
@@ -72,7 +72,7 @@ enum fyn_store_status fyn_store_events_after(struct fyn_store *store, const char
 
 void fyn_replay_page_clear(struct fyn_replay_page *page)
 {
-	for (size_t i = 0; i < page->count; i++) {
+	for (size_t i = 0; page->rows && i < page->count; i++) {
 		free(page->rows[i].event);
 	}
 	free(page->rows);

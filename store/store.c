@@ -114,12 +114,12 @@ static char *copy_value(const PGresult *res, int row, int column)
 
 static bool copy_row(const PGresult *res, int row, struct fyn_append_row *out)
 {
-	out->idx = PQgetisnull(res, row, 0) ? -1 : atoi(PQgetvalue(res, row, 0));
+	out->idx = PQgetisnull(res, row, 0) ? -1 : (int)strtol(PQgetvalue(res, row, 0), NULL, 10);
 	out->status = copy_value(res, row, 1);
 	out->code = copy_value(res, row, 2);
 	out->reason = copy_value(res, row, 3);
 	out->restaurant = copy_value(res, row, 4);
-	out->seq = PQgetisnull(res, row, 5) ? 0 : atoll(PQgetvalue(res, row, 5));
+	out->seq = PQgetisnull(res, row, 5) ? 0 : strtoll(PQgetvalue(res, row, 5), NULL, 10);
 	out->event = copy_value(res, row, 6);
 	return out->status != NULL
 		&& (PQgetisnull(res, row, 2) || out->code)

@@ -183,10 +183,10 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int opt;
+	int flag;
 
-	while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
-		switch (opt) {
+	while ((flag = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+		switch (flag) {
 		case 'H': o->host = optarg; break;
 		case 'p': o->port = (int)parse_int("--port", optarg, 1, 65535); break;
 		case 'r': o->restaurant = optarg; break;
