@@ -194,8 +194,15 @@ static void resume_streams(struct fyn_hub *hub, const struct fyn_session *sessio
 	const char *stream;
 	json_t *seq;
 
-	if (!json_is_object(streams) || json_object_size(streams) > RESUME_MAX_STREAMS) {
-		fyn_control_error(session->client_id, "resume", "field streams must be an object {\"stream\": last_seq}, at most 256 streams");
+	struct fyn_replay_budget *budget;
+
+	if (!json_is_object(streams) || json_object_size(streams) == 0
+			|| json_object_size(streams) > RESUME_MAX_STREAMS) {
+		fyn_control_error(session->client_id, "resume", "field streams must be an object {\"stream\": last_seq} of 1 to 256 streams");
+		return;
+	}
+	if (!(budget = fyn_replay_budget_new(hub->config.max_replay))) {
+		fyn_control_error(session->client_id, "resume", "hub out of memory; retry later");
 		return;
 	}
 	json_object_foreach((json_t *)streams, stream, seq) {
@@ -212,6 +219,8 @@ static void resume_streams(struct fyn_hub *hub, const struct fyn_session *sessio
 		r = fyn_read_request_new(FYN_READ_RESUME, session->client_id, session->claims.sub, stream, hub->views, (size_t)view);
 		if (r) {
 			r->after_seq = json_integer_value(seq);
+			r->budget = budget;
+			atomic_fetch_add(&budget->refs, 1);
 		}
 		if (r && scope == READ_SOME && !(r->identity = identity_json(session))) {
 			fyn_read_request_free(r);
@@ -219,6 +228,7 @@ static void resume_streams(struct fyn_hub *hub, const struct fyn_session *sessio
 		}
 		submit_read(hub, session, "resume", stream, r);
 	}
+	fyn_replay_budget_unref(budget);
 }
 
 /* The snapshot sections a client that reads only some of a stream may have:

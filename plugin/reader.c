@@ -57,9 +57,27 @@ struct fyn_read_request *fyn_read_request_new(enum fyn_read_kind kind, const cha
 	return r;
 }
 
+struct fyn_replay_budget *fyn_replay_budget_new(long long events)
+{
+	struct fyn_replay_budget *budget = calloc(1, sizeof(*budget));
+	if (budget) {
+		atomic_init(&budget->refs, 1);
+		budget->remaining = events;
+	}
+	return budget;
+}
+
+void fyn_replay_budget_unref(struct fyn_replay_budget *budget)
+{
+	if (budget && atomic_fetch_sub(&budget->refs, 1) == 1) {
+		free(budget);
+	}
+}
+
 void fyn_read_request_free(struct fyn_read_request *r)
 {
 	if (r) {
+		fyn_replay_budget_unref(r->budget);
 		free(r->client_id);
 		free(r->sub);
 		free(r->stream);
@@ -257,10 +275,13 @@ static void resume(struct fyn_reader *reader, const struct fyn_read_request *r)
 		answer_error(reader, r, "resume", "the event store is unavailable; retry with backoff");
 		return;
 	}
-	if (head - r->after_seq > reader->config.max_replay) {
+	if (head - r->after_seq > r->budget->remaining) {
 		json_decref(filters);
 		replay_done(reader, r, head, true);
 		return;
+	}
+	if (head > r->after_seq) {
+		r->budget->remaining -= head - r->after_seq;
 	}
 	last = replay_range(reader, r, r->stream, r->identity ? &scope : NULL, r->after_seq, head);
 	json_decref(filters);

@@ -11,10 +11,22 @@
 #define FYNSYNC_READER_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "outbox.h"
 #include "views.h"
+
+/* The events one ctl/resume may replay, shared by the streams it names:
+ * max_replay in all, so that a whole request fits in mosquitto's per-client
+ * queue (kept above max_replay) even if the client takes nothing meanwhile. */
+struct fyn_replay_budget {
+	atomic_int refs;
+	long long remaining;   /* only the reader thread touches it */
+};
+
+struct fyn_replay_budget *fyn_replay_budget_new(long long events);
+void fyn_replay_budget_unref(struct fyn_replay_budget *budget);
 
 enum fyn_read_kind {
 	FYN_READ_RESUME,        /* ctl/resume, one stream */
@@ -30,6 +42,7 @@ struct fyn_read_request {
 	char *sub;                    /* replies are dropped if the client id changed hands */
 	char *stream;
 	long long after_seq;          /* resume */
+	struct fyn_replay_budget *budget;   /* resume: owned reference, shared by one request's streams */
 	json_t *sections;             /* snapshot: array of projection names, or NULL for all */
 	json_t *identity;             /* auto resume: {sub, role, client_id, restaurants} for ACL checks */
 	json_t *ops;                  /* save state: operations for fynsync_save_client_state */
