@@ -2,7 +2,7 @@
 # Several sessions (as several brokers on one database) appending at once.
 # Run by run.sh with PGHOST/PGPORT/PGUSER/PGDATABASE set to a fresh database.
 #  1. two sessions append 200 single-event batches each to r1, one
-#     transaction per batch, interleaved: seq is exactly 1..400;
+#     transaction per batch, at the same time: seq is exactly 1..400;
 #  2. two sessions race to create the same 50 orders in r2 (different ids):
 #     each order is created once, the other attempt is a conflict;
 #  3. two sessions append batches spanning r3 and r4 in opposite orders: no
@@ -52,10 +52,10 @@ BEGIN
                  (SELECT array_agg(g::bigint) FROM generate_series(1, 400) g), 'r1 seq 1..400 without gaps');
     PERFORM t_eq((SELECT head FROM restaurants WHERE id = 'r1'), 400::bigint, 'r1 head');
     PERFORM t_eq((SELECT count(DISTINCT created_by) FROM events WHERE restaurant = 'r1'), 2::bigint, 'both sessions wrote');
-    -- The two sessions really interleaved (not one after the other).
-    PERFORM t_true((SELECT count(*) FROM (SELECT created_by IS DISTINCT FROM lag(created_by) OVER (ORDER BY seq) AS switched
-                                            FROM events WHERE restaurant = 'r1') s WHERE switched) > 2,
-                   'sessions interleaved');
+    -- How much the two sessions interleave depends on the scheduler (on a
+    -- loaded CI machine one may finish first), so it is not asserted; the
+    -- racing creates below need real overlap only to be interesting, and
+    -- their outcome is asserted either way.
 
     PERFORM t_eq((SELECT count(*) FROM orders WHERE restaurant = 'r2'), 50::bigint, '50 orders');
     PERFORM t_eq((SELECT count(*) FROM events WHERE restaurant = 'r2'), 50::bigint, 'each order created once');
