@@ -6,10 +6,13 @@ Each test uses restaurant ids of its own so that the module's broker and
 database can be shared."""
 
 import json
+import os
+import re
+import subprocess
 import threading
 import time
 
-from harness import event
+from harness import SOURCE_DIR, event
 from test_resume import drain, is_event, kind, read_until, replay, rid, snapshot, submit_all
 
 
@@ -389,10 +392,12 @@ def test_rebuilt_projections_equal_the_live_ones(broker, postgres):
         sum(1 for client, e in work[r] if answers[e["id"]]["status"] == "accepted") + 1
     assert "hub" not in activity
 
-    with postgres.connect() as conn, conn.cursor() as cur:
-        cur.execute("SELECT fynsync_rebuild_projections()")
-        applied = cur.fetchone()[0]
-    conn.close()
+    # the operator's command, against this test's database
+    rebuilt = subprocess.run([os.path.join(SOURCE_DIR, "fynsync"), "rebuild-projections"],
+                             env=dict(os.environ, FYNSYNC_PG_PORT=str(postgres.port)),
+                             capture_output=True, text=True, timeout=120)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    applied = int(re.search(r"\((\d+) events applied\)", rebuilt.stderr).group(1))
     assert applied == postgres.query("SELECT count(*) FROM events")[0][0]
     after = projections(postgres)
     for table in PROJECTIONS:
