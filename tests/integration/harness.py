@@ -32,9 +32,8 @@ DEFAULT_ACL = os.path.join(SOURCE_DIR, "acl", "fynsync.acl")
 # reports. tests/valgrind/mosquitto.supp silences mosquitto's own leaks.
 VALGRIND = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
             "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
-            "--track-origins=yes",
-            "--suppressions=" + os.path.join(SOURCE_DIR, "tests", "valgrind", "mosquitto.supp")
-            ] if os.environ.get("FYNSYNC_VALGRIND") == "1" else []
+            "--track-origins=yes"] if os.environ.get("FYNSYNC_VALGRIND") == "1" else []
+VALGRIND_SUPPRESSIONS = os.path.join(SOURCE_DIR, "tests", "valgrind", "mosquitto.supp")
 
 
 def free_port():
@@ -140,7 +139,12 @@ class Broker:
         self.secret_file = os.path.join(self.dir, "jwt.secret")
         with open(self.secret_file, "w") as f:
             f.write(self.secret)
-        self.acl_file = acl_file
+        # The broker runs as the service user, who may not be able to reach
+        # the checkout (CI may clone under a private directory): give it
+        # copies of what it reads.
+        self.plugin = self._copy_in(PLUGIN)
+        self.suppressions = self._copy_in(VALGRIND_SUPPRESSIONS)
+        self.acl_file = self._copy_in(acl_file) if acl_file == DEFAULT_ACL else acl_file
         self.options = options or {}
         self.port = free_port()
         self.ws_port = free_port()
@@ -149,6 +153,12 @@ class Broker:
         for path in (self.dir, self.secret_file):
             _chown(path)
         self.start()
+
+    def _copy_in(self, path):
+        copy = os.path.join(self.dir, os.path.basename(path))
+        shutil.copyfile(path, copy)
+        os.chmod(copy, 0o644)
+        return copy
 
     def _config(self):
         options = {
@@ -164,7 +174,7 @@ class Broker:
             f"listener {self.port} 127.0.0.1", "protocol mqtt",
             f"listener {self.ws_port} 127.0.0.1", "protocol websockets",
             "log_type error", "log_type warning", "log_type notice", "log_type information",
-            f"plugin {PLUGIN}",
+            f"plugin {self.plugin}",
         ] + [f"plugin_opt_{k} {v}" for k, v in options.items()]
         path = os.path.join(self.dir, "mosquitto.conf")
         with open(path, "w") as f:
@@ -182,7 +192,8 @@ class Broker:
         config = self._config()
         log = open(self.log, "a")
         user = {"user": SERVICE_USER, "group": SERVICE_USER, "extra_groups": []} if _is_root() else {}
-        self.process = subprocess.Popen(VALGRIND + ["/usr/sbin/mosquitto", "-c", config], stdout=log,
+        memcheck = VALGRIND + [f"--suppressions={self.suppressions}"] if VALGRIND else []
+        self.process = subprocess.Popen(memcheck + ["/usr/sbin/mosquitto", "-c", config], stdout=log,
                                         stderr=subprocess.STDOUT, env=self._environment(),
                                         start_new_session=True, **user)
         log.close()
