@@ -19,12 +19,23 @@
 #define MAX_STREAMS_PER_CLIENT 1024
 #define SEQ_SEARCH_BYTES 256
 
+/* Unsaved cursor moves kept while the database is away; beyond this they
+ * are dropped, so devices get more events again, never fewer (a cursor that
+ * is not saved stays behind). Filter changes are always kept. */
+#define MAX_PENDING_OPS 100000
+
 static void add_op(struct fyn_hub *hub, json_t *op)
 {
+	bool is_cursor = op && strcmp(json_string_value(json_object_get(op, "op")), "cursor") == 0;
+
 	if (!op) {
 		return;
 	}
 	if (!hub->durable_ops && !(hub->durable_ops = json_array())) {
+		json_decref(op);
+		return;
+	}
+	if (is_cursor && json_array_size(hub->durable_ops) >= MAX_PENDING_OPS) {
 		json_decref(op);
 		return;
 	}
