@@ -265,7 +265,7 @@ static double parse_hub_time(const char *text)
 	if (!rest)
 		return -1;
 	if (*rest == '.')
-		ms = atoi(rest + 1);
+		ms = (int)strtol(rest + 1, NULL, 10);
 	return (double)timegm(&tm) + ms / 1000.0;
 }
 
@@ -754,7 +754,7 @@ static double ms_between(int64_t a, int64_t b)
 
 static int report(void)
 {
-	struct rusage usage;
+	struct rusage self_usage;
 	json_t *out, *problems = json_array();
 	double replay_s = done ? (double)(done_ns - request_ns) / 1e9 : -1;
 	double last_s = last_event_ns ? (double)(last_event_ns - request_ns) / 1e9 : -1;
@@ -764,9 +764,9 @@ static int report(void)
 	char *line;
 	int rc;
 
-	getrusage(RUSAGE_SELF, &usage);
-	cpu_s = (double)usage.ru_utime.tv_sec + (double)usage.ru_utime.tv_usec / 1e6
-		+ (double)usage.ru_stime.tv_sec + (double)usage.ru_stime.tv_usec / 1e6;
+	getrusage(RUSAGE_SELF, &self_usage);
+	cpu_s = (double)self_usage.ru_utime.tv_sec + (double)self_usage.ru_utime.tv_usec / 1e6
+		+ (double)self_usage.ru_stime.tv_sec + (double)self_usage.ru_stime.tv_usec / 1e6;
 	if (!problems)
 		die("out of memory");
 	if (!done)
