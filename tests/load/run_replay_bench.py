@@ -271,6 +271,25 @@ def broker_memory(pid):
     return out
 
 
+BROKER_THREADS = ("main", "waker", "writer", "reader")   # creation order: mosquitto, then plugin/plugin.c's
+
+
+def broker_threads_cpu(pid):
+    """{thread: cpu seconds} of the broker's threads, named by creation
+    order (mosquitto's own thread, then the plugin's outbox waker, writer
+    and reader)."""
+    out = {}
+    try:
+        tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return out
+    for i, tid in enumerate(tids):
+        st = run_bench.proc_stat(f"{pid}/task/{tid}")
+        if st:
+            out[BROKER_THREADS[i] if i < len(BROKER_THREADS) else f"thread{i}"] = st[1]
+    return out
+
+
 def start_tool(argv, prefix):
     out = open(prefix + ".out", "w")
     err = open(prefix + ".err", "w")
@@ -382,6 +401,7 @@ def one_run(args, name, repeat, broker_settings, plugin_options, pg):
         log(f"{tag}: " + " | ".join(" ".join([os.path.basename(a[0])] + a[5:]) for a in argv.values()))
         loadavg = open("/proc/loadavg").read().split()[:3]
         broker_before = run_bench.tree_cpu(broker.process.pid)
+        threads_before = broker_threads_cpu(broker.process.pid)
         pg_before = run_bench.tree_cpu(pg.postmaster_pid())
         machine_before = run_bench.machine_cpu()
         wall_before = time.monotonic()
@@ -401,6 +421,8 @@ def one_run(args, name, repeat, broker_settings, plugin_options, pg):
                 probe.close()
         wall = time.monotonic() - wall_before
         result["broker_memory_mb"] = broker_memory(broker.process.pid)
+        threads_after = broker_threads_cpu(broker.process.pid)
+        result["broker_threads_cpu_s"] = {k: round(v - threads_before.get(k, 0), 2) for k, v in threads_after.items()}
         machine_after = run_bench.machine_cpu()
         cpu = {"broker": run_bench.cpu_delta(broker_before, run_bench.tree_cpu(broker.process.pid)),
                "postgres": run_bench.cpu_delta(pg_before, run_bench.tree_cpu(pg.postmaster_pid()))}
@@ -486,9 +508,14 @@ def one_run(args, name, repeat, broker_settings, plugin_options, pg):
 
 # ---- figure -------------------------------------------------------------------------
 
-def first_run(results, name):
+def median_run(results, name):
+    """The scenario's median run: by replay time, or for live-only runs by
+    accepted events/s (the figure shows one run per scenario)."""
     runs = [r for r in results if r["scenario"] == name]
-    return runs[0] if runs else None
+    if not runs:
+        return None
+    runs.sort(key=lambda r: r["replay"]["replay_s"] if "replay" in r else r.get("live_all", {}).get("accepted_per_s", 0))
+    return runs[(len(runs) - 1) // 2]
 
 
 def figure(args, results, png):
@@ -505,7 +532,7 @@ def figure(args, results, png):
               "replay+max-same": "with live at full speed, same restaurant"}
     progress, xmax = [], 5.0
     for name in labels:
-        r = first_run(results, name)
+        r = median_run(results, name)
         if not r or "replay" not in r:
             continue
         path = os.path.join(args.out, f"{name}-{r['repeat']}.progress")
@@ -517,7 +544,7 @@ def figure(args, results, png):
 
     def shifted(name, kind):
         """Bench data of one run, times shifted to the replay request."""
-        r = first_run(results, name)
+        r = median_run(results, name)
         if not r or "replay_window_s" not in r:
             return None, None
         req = r["replay_window_s"][0]
@@ -549,7 +576,7 @@ def figure(args, results, png):
                              f"title '{labels[name].format(rate=int(r['live_rate']))}: during the replay p50 "
                              f"{d['p50_ms']:.2f} ms, p99 {d['p99_ms']:.1f} ms'")
             shade.append(r["replay_window_s"][1] - r["replay_window_s"][0])
-    base = first_run(results, "live-paced")
+    base = median_run(results, "live-paced")
     for name, color in (("replay+max-other", "#e69f00"), ("replay+max-same", "#e51e10")):
         r, path = shifted(name, "throughput")
         if r:
@@ -557,32 +584,27 @@ def figure(args, results, png):
             thr_plots.append(f"'{path}' using 1:2 with linespoints lw 2 pt 7 ps 0.5 lc rgb '{color}' "
                              f"title '{labels[name]}: {r['live_during']['accepted_per_s']:.0f}/s during the replay, "
                              f"{r['live_before']['accepted_per_s']:.0f}/s before'")
-    base_max = first_run(results, "live-max")
+    base_max = median_run(results, "live-max")
     if not progress:
         log("no replay runs to plot")
         return None
-    base_lines = ""
     if base and "live_all" in base and "confirmed" in base["live_all"]:
         b = base["live_all"]["confirmed"]
-        base_lines += (f"set arrow from {xmin},{b['p99_ms']} to {xmax},{b['p99_ms']} nohead dt 2 lc rgb '#444444'\n"
-                       f"set label 'no replay: p99 {b['p99_ms']:.1f} ms' at {xmax},{b['p99_ms']} right offset 0,0.6 tc rgb '#444444'\n"
-                       f"set arrow from {xmin},{b['p50_ms']} to {xmax},{b['p50_ms']} nohead dt 3 lc rgb '#444444'\n"
-                       f"set label 'no replay: p50 {b['p50_ms']:.2f} ms' at {xmax},{b['p50_ms']} right offset 0,-0.8 tc rgb '#444444'\n")
-    base_thr = ""
+        lat_plots.append(f"{b['p50_ms']} with lines dt 3 lw 2 lc rgb '#444444' title 'no replay (same load alone): p50 {b['p50_ms']:.2f} ms'")
+        lat_plots.append(f"{b['p99_ms']} with lines dt 2 lw 2 lc rgb '#444444' title 'no replay: p99 {b['p99_ms']:.1f} ms'")
     if base_max and "live_all" in base_max:
         v = base_max["live_all"]["accepted_per_s"]
-        base_thr = (f"set arrow from {xmin},{v} to {xmax},{v} nohead dt 2 lc rgb '#444444'\n"
-                    f"set label 'no replay: {v:.0f}/s' at {xmin},{v} left offset 0.5,0.6 tc rgb '#444444'\n")
+        thr_plots.append(f"{v} with lines dt 2 lw 2 lc rgb '#444444' title 'no replay (same load alone): {v:.0f}/s'")
     longest = max(shade) if shade else 0
     longest_max = max(shade_max) if shade_max else 0
-    r0 = first_run(results, "replay")
+    r0 = median_run(results, "replay")
     n = r0["events"] if r0 else args.events
     script = f"""
 set terminal pngcairo size 1000,1250 font ',11'
 set output '{png}'
 set lmargin 10
 set rmargin 3
-set multiplot layout 3,1 title "fynsync: replaying {n:,} missed events to one resuming client (loopback, PostgreSQL fsync on, 2 vCPUs)"
+set multiplot layout 3,1 title "fynsync: replaying {n:,} missed events to one resuming client (loopback, PostgreSQL fsync on, 2 vCPUs)\\nthe median run of each scenario"
 set grid
 set xrange [{xmin}:{xmax}]
 set key bottom right box opaque
@@ -596,11 +618,10 @@ unset label
 set title 'live submit -> confirmed latency, {int(args.live_rate)} events/s from {args.live_publishers} publishers (each point one event, by send time)'
 set ylabel 'latency (ms, log scale)'
 set logscale y
-set yrange [0.3:*]
-set key top right box opaque maxrows 2 width -8
+set yrange [0.3:3000]
+set key top right box opaque width -8
 set object 1 rect from 0,graph 0 to {longest},graph 1 fc rgb '#f0f0f0' fs solid 1.0 noborder behind
 set label 'replay running' at 0.2,graph 0.05
-{base_lines}
 plot {", ".join(lat_plots) if lat_plots else "NaN notitle"}
 unset object 1
 unset arrow
@@ -611,7 +632,6 @@ set ylabel 'accepted events per second'
 set yrange [0:*]
 set key bottom right box opaque
 set object 2 rect from 0,graph 0 to {longest_max},graph 1 fc rgb '#f0f0f0' fs solid 1.0 noborder behind
-{base_thr}
 plot {", ".join(thr_plots) if thr_plots else "NaN notitle"}
 unset multiplot
 """
@@ -655,7 +675,7 @@ def print_table(results):
         rp = r.get("replay")
         live_key = "live_during" if "live_during" in r else ("live_all" if "live_all" in r else None)
         lv = r.get(live_key) if live_key else None
-        cpu = r["cpu_s"]
+        cpu, threads = r["cpu_s"], r.get("broker_threads_cpu_s", {})
         live_label = ""
         if r.get("live_rid"):
             live_label = (f"{r['live_publishers']} pub, {r['live_rate']:.0f}/s" if r["live_rate"] else
@@ -672,7 +692,10 @@ def print_table(results):
               + (f" | {conf['p50_ms']:.2f} / {conf['p99_ms']:.2f} / {conf['max_ms']:.1f}" if conf else " | –")
               + (" | " + " / ".join(f"{r['probe'][v]['answered_after_s']:.3f} s" if r["probe"].get(v, {}).get("answered_after_s")
                                      is not None else "none" for v in ("resume", "snapshot")) if r.get("probe") else " | –")
-              + f" | {cpu['postgres']:.1f} / {cpu['broker']:.1f} / {cpu.get('replay', 0):.1f} / {cpu.get('bench', 0):.1f}"
+              + f" | {cpu['postgres']:.1f} / {cpu['broker']:.1f}"
+              + (f" (reader {threads['reader']:.1f}, writer {threads['writer']:.1f}, mosquitto {threads['main']:.1f})"
+                 if all(k in threads for k in ("reader", "writer", "main")) else "")
+              + f" / {cpu.get('replay', 0):.1f} / {cpu.get('bench', 0):.1f}"
               + f" | {r.get('broker_memory_mb', {}).get('peak', '?')} MiB"
               + f" | {r['other_load_pct']}% / {r['other_load_pct_max']}%"
               + f" | {'; '.join(r['problems']) or 'none'} |")
