@@ -48,9 +48,10 @@
 #include <jwt.h>
 #include <mosquitto.h>
 
+#include "bench_common.h"
+
 #define CLIENT_ID_MAX 65
 #define TOPIC_MAX 256
-#define NS_PER_S 1000000000LL
 #define NS_PER_MS 1000000LL
 #define MISC_INTERVAL_NS (100 * NS_PER_MS)
 #define IDLE_POLL_NS (20 * NS_PER_MS)
@@ -109,54 +110,6 @@ static void usage(FILE *out)
 	      "  --receive-maximum N   MQTT 5 receive maximum sent in CONNECT (65535)\n"
 	      "  --mqtt-version V      5 or 311 (5)\n"
 	      "  --quiet               only the JSON line on stdout\n", out);
-}
-
-__attribute__((format(printf, 1, 2), noreturn))
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("fynsync-replay-bench: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
-
-static double parse_double(const char *name, const char *text, double min, double max)
-{
-	char *end;
-	double v;
-	errno = 0;
-	v = strtod(text, &end);
-	if (errno != 0 || end == text || *end != '\0' || !(v >= min && v <= max))
-		die("invalid %s '%s' (expected %g..%g)", name, text, min, max);
-	return v;
-}
-
-static long long parse_int(const char *name, const char *text, long long min, long long max)
-{
-	char *end;
-	long long v;
-	errno = 0;
-	v = strtoll(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
-		die("invalid %s '%s' (expected %lld..%lld)", name, text, min, max);
-	return v;
-}
-
-static bool id_chars_ok(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > max)
-		return false;
-	for (; *s; s++) {
-		char c = *s;
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-				|| c == '_' || c == '-' || c == '.'))
-			return false;
-	}
-	return true;
 }
 
 static void parse_options(int argc, char **argv)
@@ -238,13 +191,6 @@ static void parse_options(int argc, char **argv)
 
 /* ---- time ------------------------------------------------------------------- */
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
 static double realtime_s(void)
 {
 	struct timespec ts;
@@ -270,113 +216,6 @@ static double parse_hub_time(const char *text)
 }
 
 /* ---- tokens (as fynsync-bench mints them) ------------------------------------------ */
-
-static unsigned char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	unsigned char *buf = NULL;
-	size_t cap = 0, n = 0;
-	if (!f)
-		die("cannot open %s: %s", path, strerror(errno));
-	for (;;) {
-		size_t got;
-		if (n == cap) {
-			unsigned char *grown;
-			cap = cap ? cap * 2 : 4096;
-			if (cap > 1 << 20)
-				die("%s is too large for a key file", path);
-			grown = realloc(buf, cap);
-			if (!grown)
-				die("out of memory");
-			buf = grown;
-		}
-		got = fread(buf + n, 1, cap - n, f);
-		n += got;
-		if (got == 0) {
-			if (ferror(f))
-				die("cannot read %s", path);
-			break;
-		}
-	}
-	fclose(f);
-	*len = n;
-	return buf;
-}
-
-static char *mint_token(const unsigned char *key, size_t key_len, const char *sub, const char *role,
-		const char *restaurant, long ttl)
-{
-	jwt_t *jwt = NULL;
-	json_t *grants = json_pack("{s:[s]}", "restaurants", restaurant);
-	char *grants_text = grants ? json_dumps(grants, JSON_COMPACT) : NULL;
-	char *encoded, *token;
-	time_t now = time(NULL);
-
-	json_decref(grants);
-	if (!grants_text || jwt_new(&jwt) != 0
-			|| jwt_add_grant(jwt, "sub", sub) != 0
-			|| jwt_add_grant(jwt, "role", role) != 0
-			|| jwt_add_grant_int(jwt, "iat", (long)now) != 0
-			|| jwt_add_grant_int(jwt, "exp", (long)now + ttl) != 0
-			|| jwt_add_grants_json(jwt, grants_text) != 0
-			|| jwt_set_alg(jwt, JWT_ALG_HS256, key, (int)key_len) != 0
-			|| !(encoded = jwt_encode_str(jwt)))
-		die("cannot mint a token (libjwt)");
-	token = strdup(encoded);
-	free(encoded);
-	jwt_free(jwt);
-	free(grants_text);
-	if (!token)
-		die("out of memory");
-	return token;
-}
-
-static int b64url_value(char c)
-{
-	if (c >= 'A' && c <= 'Z') return c - 'A';
-	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-	if (c >= '0' && c <= '9') return c - '0' + 52;
-	if (c == '-') return 62;
-	if (c == '_') return 63;
-	return -1;
-}
-
-static void token_sub(const char *token, char *out, size_t outlen)
-{
-	const char *start = strchr(token, '.'), *end;
-	unsigned char *decoded;
-	size_t n = 0;
-	unsigned bits = 0;
-	int nbits = 0;
-	json_t *claims;
-	const char *sub;
-
-	if (!start || !(end = strchr(start + 1, '.')))
-		die("the token is not a JWT (header.payload.signature)");
-	start++;
-	decoded = malloc((size_t)(end - start) + 1);
-	if (!decoded)
-		die("out of memory");
-	for (const char *p = start; p < end; p++) {
-		int v = b64url_value(*p);
-		if (v < 0)
-			die("the token's payload is not base64url");
-		bits = (bits << 6) | (unsigned)v;
-		nbits += 6;
-		if (nbits >= 8) {
-			nbits -= 8;
-			decoded[n++] = (unsigned char)(bits >> nbits);
-			bits &= (1u << nbits) - 1;
-		}
-	}
-	claims = json_loadb((const char *)decoded, n, 0, NULL);
-	free(decoded);
-	sub = json_string_value(json_object_get(claims, "sub"));
-	if (!sub || strlen(sub) >= outlen)
-		die("the token has no usable 'sub' claim");
-	snprintf(out, outlen, "%s", sub);
-	json_decref(claims);
-}
 
 /* ---- state -------------------------------------------------------------------- */
 
@@ -863,6 +702,7 @@ static int report(void)
 
 int main(int argc, char **argv)
 {
+	bench_program = "fynsync-replay-bench";
 	struct sigaction sa;
 	char prefix[49], request[TOPIC_MAX + 32], *token;
 	int64_t start, deadline;
