@@ -165,24 +165,13 @@ static int readable_view(struct fyn_hub *hub, const struct fyn_session *session,
 	return view;
 }
 
-/* The session's identity as JSON, for the reader's per-event ACL checks. */
-static json_t *identity_json(const struct fyn_session *session)
-{
-	json_t *restaurants = json_array();
-	for (size_t i = 0; restaurants && i < session->identity.restaurant_count; i++) {
-		json_array_append_new(restaurants, json_string(session->identity.restaurants[i]));
-	}
-	return json_pack("{s:s?, s:s?, s:s?, s:o*}", "sub", session->identity.sub,
-			"role", session->identity.role, "client_id", session->identity.client_id,
-			"restaurants", restaurants);
-}
-
 static void submit_read(struct fyn_hub *hub, const struct fyn_session *session, const char *verb,
 		const char *stream, struct fyn_read_request *request)
 {
 	if (!request) {
 		stream_error(session->client_id, verb, stream, "hub out of memory; retry later");
-	} else if (fyn_reader_submit(hub->reader, request) != 0) {
+	} else if (fyn_reader_submit(request->kind == FYN_READ_SNAPSHOT ? hub->lookups : hub->replays,
+			request) != 0) {
 		fyn_read_request_free(request);
 		stream_error(session->client_id, verb, stream, "too many replays in progress; retry with backoff");
 	}
@@ -222,7 +211,7 @@ static void resume_streams(struct fyn_hub *hub, const struct fyn_session *sessio
 			r->budget = budget;
 			atomic_fetch_add(&budget->refs, 1);
 		}
-		if (r && scope == READ_SOME && !(r->identity = identity_json(session))) {
+		if (r && scope == READ_SOME && !(r->identity = fyn_session_identity_json(session))) {
 			fyn_read_request_free(r);
 			r = NULL;
 		}

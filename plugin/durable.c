@@ -56,18 +56,6 @@ static bool stream_of(const char *topic, char out[65])
 	return true;
 }
 
-/* The session's identity as JSON, for the reader's ACL checks. */
-static json_t *identity_json(const struct fyn_session *session)
-{
-	json_t *restaurants = json_array();
-	for (size_t i = 0; restaurants && i < session->claims.restaurant_count; i++) {
-		json_array_append_new(restaurants, json_string(session->claims.restaurants[i]));
-	}
-	return json_pack("{s:s, s:s, s:s, s:o*}", "sub", session->claims.sub,
-			"role", fyn_role_name(session->claims.role), "client_id", session->client_id,
-			"restaurants", restaurants);
-}
-
 static void request_auto_resume(struct fyn_hub *hub, struct fyn_session *session)
 {
 	int view = fyn_acl_view_for(hub->acl, &session->identity);
@@ -77,7 +65,7 @@ static void request_auto_resume(struct fyn_hub *hub, struct fyn_session *session
 		return;
 	}
 	r = fyn_read_request_new(FYN_READ_AUTO_RESUME, session->client_id, session->claims.sub, "", hub->views, (size_t)view);
-	if (r && (r->identity = identity_json(session)) && fyn_reader_submit(hub->reader, r) == 0) {
+	if (r && (r->identity = fyn_session_identity_json(session)) && fyn_reader_submit(hub->replays, r) == 0) {
 		return;
 	}
 	fyn_read_request_free(r);
@@ -212,7 +200,7 @@ void fyn_durable_flush(struct fyn_hub *hub, long long now_ms)
 	if (r) {
 		r->ops = hub->durable_ops;
 		hub->durable_ops = NULL;
-		if (fyn_reader_submit(hub->reader, r) == 0) {
+		if (fyn_reader_submit(hub->lookups, r) == 0) {
 			return;
 		}
 		hub->durable_ops = r->ops;   /* keep them for the next flush */

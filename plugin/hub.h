@@ -29,7 +29,9 @@ struct fyn_hub {
 	struct fyn_sessions sessions;
 	struct fyn_outbox *outbox;      /* answers from the writer and reader threads */
 	struct fyn_pipeline *pipeline;  /* the writer thread */
-	struct fyn_reader *reader;      /* the reader thread */
+	struct fyn_reader *replays;     /* reader thread for replays (ctl/resume, automatic resume) */
+	struct fyn_reader *lookups;     /* reader thread for snapshots and durable state, so a long
+	                                 * replay never delays them */
 	long long next_expiry_check_ms;
 	long long next_metrics_ms;
 	json_t *durable_ops;            /* client state changes not yet saved (durable.c) */

@@ -44,7 +44,8 @@ EXPORTED int mosquitto_plugin_version(int supported_version_count, const int *su
 static void free_hub(struct fyn_hub *hub)
 {
 	fyn_pipeline_stop(hub->pipeline);
-	fyn_reader_stop(hub->reader);
+	fyn_reader_stop(hub->replays);
+	fyn_reader_stop(hub->lookups);
 	fyn_outbox_free(hub->outbox);
 	json_decref(hub->durable_ops);
 	fyn_sessions_clear(&hub->sessions);
@@ -77,8 +78,9 @@ static int start_threads(struct fyn_hub *hub)
 		return -1;
 	}
 	hub->pipeline = fyn_pipeline_start(&pc, hub->views, hub->outbox, err, sizeof(err));
-	hub->reader = hub->pipeline ? fyn_reader_start(&rc, hub->outbox, err, sizeof(err)) : NULL;
-	if (!hub->reader) {
+	hub->replays = hub->pipeline ? fyn_reader_start(&rc, hub->outbox, err, sizeof(err)) : NULL;
+	hub->lookups = hub->replays ? fyn_reader_start(&rc, hub->outbox, err, sizeof(err)) : NULL;
+	if (!hub->lookups) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "fynsync: %s.", err);
 		return -1;
 	}

@@ -1,6 +1,8 @@
 /*
- * reader.h: the reader thread: replays (ctl/resume) and snapshots
- * (ctl/snapshot), on a database connection of its own.
+ * reader.h: a reader thread: replays (ctl/resume, automatic resume),
+ * snapshots (ctl/snapshot) and durable state saves, on a database connection
+ * of its own. The hub runs two, one for replays and one for the rest, so a
+ * long replay never delays a snapshot.
  *
  * A replay is streamed in pages: the reader fetches one page, hands it to
  * the broker thread through the outbox and fetches the next only once the

@@ -174,3 +174,14 @@ void fyn_session_cache_read(struct fyn_session *session, const char *topic, bool
 	}
 	session->read_cache_size++;
 }
+
+json_t *fyn_session_identity_json(const struct fyn_session *session)
+{
+	json_t *restaurants = json_array();
+	for (size_t i = 0; restaurants && i < session->identity.restaurant_count; i++) {
+		json_array_append_new(restaurants, json_string(session->identity.restaurants[i]));
+	}
+	return json_pack("{s:s?, s:s?, s:s?, s:o*}", "sub", session->identity.sub,
+			"role", session->identity.role, "client_id", session->identity.client_id,
+			"restaurants", restaurants);
+}

@@ -10,6 +10,7 @@
 #ifndef FYNSYNC_SESSIONS_H
 #define FYNSYNC_SESSIONS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <uthash.h>
 
@@ -64,6 +65,10 @@ struct fyn_session *fyn_sessions_find_by_id(struct fyn_sessions *s, const char *
 bool fyn_session_is_current(struct fyn_sessions *s, const struct fyn_session *session);
 void fyn_sessions_remove(struct fyn_sessions *s, struct fyn_session *session);
 void fyn_sessions_clear(struct fyn_sessions *s);
+
+/* The identity as JSON {sub, role, client_id, restaurants}, for work on
+ * another thread that must check the ACL for this client. NULL on OOM. */
+json_t *fyn_session_identity_json(const struct fyn_session *session);
 
 /* Cached read decision: returns -1 when unknown, else 0/1. */
 int fyn_session_cached_read(struct fyn_session *session, const char *topic, unsigned generation);
