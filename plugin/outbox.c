@@ -21,6 +21,7 @@ struct fyn_outbox {
 	struct fyn_completion *head, *tail;
 };
 
+/* Sleeps the full interval: pushes during it wake the broker themselves. */
 static void wait_a_little(struct fyn_outbox *outbox)
 {
 	struct timespec until;
@@ -30,9 +31,12 @@ static void wait_a_little(struct fyn_outbox *outbox)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	pthread_cond_timedwait(&outbox->pushed, &outbox->lock, &until);
+	while (!outbox->stopping && pthread_cond_timedwait(&outbox->pushed, &outbox->lock, &until) != ETIMEDOUT) {
+	}
 }
 
+/* fyn_outbox_push wakes the broker itself; this thread only repeats the
+ * wake while something stays untaken 2 ms after it was pushed. */
 static void *waker_main(void *arg)
 {
 	struct fyn_outbox *outbox = arg;
@@ -42,8 +46,10 @@ static void *waker_main(void *arg)
 			pthread_cond_wait(&outbox->pushed, &outbox->lock);
 			continue;
 		}
-		outbox->wake_broker();
 		wait_a_little(outbox);
+		if (outbox->head && !outbox->stopping) {
+			outbox->wake_broker();
+		}
 	}
 	pthread_mutex_unlock(&outbox->lock);
 	return NULL;
