@@ -30,35 +30,22 @@ bool fyn_topic_is_control(const char *topic)
 	return strncmp(topic, CONTROL_PREFIX, strlen(CONTROL_PREFIX)) == 0;
 }
 
-static void publish_to_client(const char *client_id, const char *kind, char *payload)
-{
-	char *topic = fyn_client_topic(client_id, kind);
-	if (topic && payload) {
-		mosquitto_broker_publish_copy(client_id, topic, (int)strlen(payload), payload, 1, false, NULL);
-	}
-	free(topic);
-	free(payload);
-}
-
 void fyn_control_error(const char *client_id, const char *verb, const char *reason)
 {
-	json_t *doc = json_pack("{s:s, s:s}", "verb", verb, "reason", reason);
-	publish_to_client(client_id, "error", doc ? json_dumps(doc, JSON_COMPACT) : NULL);
-	json_decref(doc);
+	fyn_hub_send(client_id, "error", fyn_json_text(json_pack("{s:s, s:s}", "verb", verb, "reason", reason)));
 }
 
 /* The same with "stream": the stream the problem concerns, so a client that
  * asked for several can tell which one was refused. */
 static void stream_error(const char *client_id, const char *verb, const char *stream, const char *reason)
 {
-	json_t *doc = json_pack("{s:s, s:s, s:s}", "verb", verb, "stream", stream, "reason", reason);
-	publish_to_client(client_id, "error", doc ? json_dumps(doc, JSON_COMPACT) : NULL);
-	json_decref(doc);
+	fyn_hub_send(client_id, "error", fyn_json_text(json_pack("{s:s, s:s, s:s}", "verb", verb,
+			"stream", stream, "reason", reason)));
 }
 
 static void answer_token(const char *client_id, const char *problem)
 {
-	publish_to_client(client_id, "ack", problem ? fyn_ack_rejected("token", "invalid", problem)
+	fyn_hub_send(client_id, "ack", problem ? fyn_ack_rejected("token", "invalid", problem)
 			: strdup("{\"id\":\"token\",\"status\":\"accepted\"}"));
 }
 

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "job.h"
+
 #define SUBMIT_PREFIX "fynlo/v1/in/"
 #define AGGREGATE_ID_MAX 256
 
@@ -276,13 +278,6 @@ void fyn_envelope_check(const struct fyn_submit_topic *t, const void *payload,
 	json_decref(doc);
 }
 
-static char *dump_and_free(json_t *doc)
-{
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	json_decref(doc);
-	return text;
-}
-
 static json_t *id_value(const char *id)
 {
 	return id && id[0] ? json_string(id) : json_null();
@@ -290,12 +285,12 @@ static json_t *id_value(const char *id)
 
 char *fyn_ack_rejected(const char *id, const char *code, const char *reason)
 {
-	return dump_and_free(json_pack("{s:o, s:s, s:s, s:s}", "id", id_value(id),
+	return fyn_json_text(json_pack("{s:o, s:s, s:s, s:s}", "id", id_value(id),
 			"status", "rejected", "code", code, "reason", reason));
 }
 
 char *fyn_ack_accepted(const char *id, long long seq)
 {
-	return dump_and_free(json_pack("{s:o, s:s, s:I}", "id", id_value(id),
+	return fyn_json_text(json_pack("{s:o, s:s, s:I}", "id", id_value(id),
 			"status", "accepted", "seq", (json_int_t)seq));
 }

@@ -53,6 +53,9 @@ int fyn_hub_load_policy(struct fyn_hub *hub);
 /* Publishes every completion the writer and reader have finished. */
 void fyn_hub_drain_completions(struct fyn_hub *hub);
 
+/* Publishes payload (consumed) on fynlo/v1/client/{cid}/{kind} to that
+ * client alone (broker thread). */
+void fyn_hub_send(const char *client_id, const char *kind, char *payload);
 /* Publishes an ack rejection to one client (broker thread). */
 void fyn_hub_reject(const char *client_id, const char *id, const char *code, const char *reason);
 

@@ -93,6 +93,13 @@ void fyn_completion_free(struct fyn_completion *c)
 	free(c);
 }
 
+char *fyn_json_text(json_t *doc)
+{
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	return text;
+}
+
 char *fyn_client_topic(const char *client_id, const char *kind)
 {
 	char *topic = NULL;

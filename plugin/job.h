@@ -59,4 +59,7 @@ int fyn_completion_add_unavailable(struct fyn_completion *c, const struct fyn_jo
 
 char *fyn_client_topic(const char *client_id, const char *kind);   /* fynlo/v1/client/{cid}/{kind} */
 
+/* The compact text of doc, which it consumes (NULL in, or OOM: NULL out). */
+char *fyn_json_text(json_t *doc);
+
 #endif

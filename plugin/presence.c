@@ -12,6 +12,8 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "job.h"
+
 static void publish_presence(const char *rid, const char *client_id, const char *payload)
 {
 	char topic[256];
@@ -47,14 +49,11 @@ void fyn_presence_announce(const struct fyn_session *session)
 {
 	char connected_at[40];
 	char *payload;
-	json_t *doc;
 
 	format_now(connected_at, sizeof(connected_at));
-	doc = json_pack("{s:s, s:s, s:s, s:s}", "client_id", session->client_id,
+	payload = fyn_json_text(json_pack("{s:s, s:s, s:s, s:s}", "client_id", session->client_id,
 			"role", fyn_role_name(session->claims.role), "sub", session->claims.sub,
-			"connected_at", connected_at);
-	payload = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	json_decref(doc);
+			"connected_at", connected_at));
 	if (payload) {
 		for_each_stream(session, payload);
 		free(payload);

@@ -116,13 +116,6 @@ static bool store_ready(struct fyn_reader *reader, char *err, size_t errlen)
 	return false;
 }
 
-static char *to_text(json_t *doc)
-{
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	json_decref(doc);
-	return text;
-}
-
 static void push_to_client(struct fyn_reader *reader, const struct fyn_read_request *r, const char *kind,
 		char *payload)
 {
@@ -137,7 +130,7 @@ static void push_to_client(struct fyn_reader *reader, const struct fyn_read_requ
 static void answer_error(struct fyn_reader *reader, const struct fyn_read_request *r,
 		const char *verb, const char *reason)
 {
-	push_to_client(reader, r, "error", to_text(json_pack("{s:s, s:s, s:s}",
+	push_to_client(reader, r, "error", fyn_json_text(json_pack("{s:s, s:s, s:s}",
 			"verb", verb, "stream", r->stream, "reason", reason)));
 }
 
@@ -148,7 +141,7 @@ static void replay_done(struct fyn_reader *reader, const struct fyn_read_request
 	if (doc && snapshot_required) {
 		json_object_set_new(doc, "snapshot_required", json_true());
 	}
-	push_to_client(reader, r, "replay.done", to_text(doc));
+	push_to_client(reader, r, "replay.done", fyn_json_text(doc));
 }
 
 static void page_published(void *arg)
@@ -410,7 +403,7 @@ static void snapshot(struct fyn_reader *reader, const struct fyn_read_request *r
 	keep_sections(doc, r->sections);
 	fyn_redact_keys(doc, (const char *const *)view->removed_keys, view->removed_count);
 	json_object_set_new(doc, "view", json_string(view->name));
-	push_to_client(reader, r, "snapshot", to_text(doc));
+	push_to_client(reader, r, "snapshot", fyn_json_text(doc));
 }
 
 static struct fyn_read_request *next_request(struct fyn_reader *reader)

@@ -91,20 +91,17 @@ static void disconnect_expired_tokens(struct fyn_hub *hub)
 static void publish_metrics(struct fyn_hub *hub)
 {
 	struct fyn_pipeline_stats stats;
-	json_t *doc;
 	char *text;
 
 	fyn_pipeline_stats(hub->pipeline, &stats);
-	doc = json_pack("{s:I, s:I, s:b, s:I, s:I, s:I, s:I}",
+	text = fyn_json_text(json_pack("{s:I, s:I, s:b, s:I, s:I, s:I, s:I}",
 			"at", (json_int_t)time(NULL),
 			"clients", (json_int_t)HASH_CNT(by_client, hub->sessions.by_client),
 			"store_up", stats.store_up,
 			"queued", (json_int_t)stats.queued,
 			"answered", (json_int_t)stats.appended_jobs,
 			"unavailable", (json_int_t)stats.unavailable_jobs,
-			"batches", (json_int_t)stats.accepted_batches);
-	text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	json_decref(doc);
+			"batches", (json_int_t)stats.accepted_batches));
 	if (text) {
 		mosquitto_broker_publish_copy(NULL, "fynlo/v1/sys/metrics", (int)strlen(text), text, 0, true, NULL);
 		free(text);
