@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +13,14 @@
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
+enum number_type { AS_INT, AS_SIZE, AS_LONG_LONG };
+
+/* A numeric plugin_opt_*: its bounds and where it goes in fyn_config. */
 struct number_option {
 	const char *key;
 	long long min, max;
+	size_t offset;
+	enum number_type type;
 };
 
 static bool parse_number(const char *text, const struct number_option *spec, long long *out,
@@ -45,23 +51,22 @@ static bool set_string(char **slot, const char *value, char *err, size_t errlen)
 }
 
 static const struct number_option numbers[] = {
-	{ "jwt_leeway", 0, 300 },
-	{ "max_event_bytes", 256, 16LL * 1024 * 1024 },
-	{ "max_queue", 1, 10000000 },
-	{ "max_batch", 1, 10000 },
-	{ "commit_timeout_ms", 100, 600000 },
-	{ "max_replay", 1, 100000000 },
+	{ "jwt_leeway", 0, 300, offsetof(struct fyn_config, jwt_leeway_s), AS_INT },
+	{ "max_event_bytes", 256, 16LL * 1024 * 1024, offsetof(struct fyn_config, max_event_bytes), AS_SIZE },
+	{ "max_queue", 1, 10000000, offsetof(struct fyn_config, max_queue), AS_SIZE },
+	{ "max_batch", 1, 10000, offsetof(struct fyn_config, max_batch), AS_SIZE },
+	{ "commit_timeout_ms", 100, 600000, offsetof(struct fyn_config, commit_timeout_ms), AS_INT },
+	{ "max_replay", 1, 100000000, offsetof(struct fyn_config, max_replay), AS_LONG_LONG },
 };
 
-static void store_number(struct fyn_config *cfg, size_t index, long long value)
+/* value is within the option's bounds, so it fits the field's type. */
+static void store_number(struct fyn_config *cfg, const struct number_option *spec, long long value)
 {
-	switch (index) {
-	case 0: cfg->jwt_leeway_s = (int)value; break;
-	case 1: cfg->max_event_bytes = (size_t)value; break;
-	case 2: cfg->max_queue = (size_t)value; break;
-	case 3: cfg->max_batch = (size_t)value; break;
-	case 4: cfg->commit_timeout_ms = (int)value; break;
-	default: cfg->max_replay = value; break;
+	char *field = (char *)cfg + spec->offset;
+	switch (spec->type) {
+	case AS_INT: *(int *)(void *)field = (int)value; break;
+	case AS_SIZE: *(size_t *)(void *)field = (size_t)value; break;
+	case AS_LONG_LONG: *(long long *)(void *)field = value; break;
 	}
 }
 
@@ -88,7 +93,7 @@ static bool apply_option(struct fyn_config *cfg, const struct mosquitto_opt *opt
 			if (!parse_number(opt->value, &numbers[i], &value, err, errlen)) {
 				return false;
 			}
-			store_number(cfg, i, value);
+			store_number(cfg, &numbers[i], value);
 			return true;
 		}
 	}

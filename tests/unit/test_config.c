@@ -1,0 +1,87 @@
+/*
+ * test_config.c: plugin_opt_* settings (plugin/config.c): defaults, every
+ * numeric option landing in its own field, bounds, and clear errors.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include "config.h"
+
+#define OPT(k, v) { (char *)(k), (char *)(v) }
+
+static void required_paths_and_defaults(void **state)
+{
+	struct mosquitto_opt opts[] = { OPT("db_conninfo", "dbname=x"), OPT("jwt_key_file", "k"), OPT("acl_file", "a") };
+	struct fyn_config cfg;
+	char err[256];
+	(void)state;
+	assert_int_equal(fyn_config_parse(opts, 3, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.jwt_alg, "HS256");
+	assert_int_equal(cfg.jwt_leeway_s, 0);
+	assert_int_equal(cfg.max_event_bytes, 65536);
+	assert_int_equal(cfg.max_queue, 10000);
+	assert_int_equal(cfg.max_batch, 256);
+	assert_int_equal(cfg.commit_timeout_ms, 3000);
+	assert_int_equal(cfg.max_replay, 50000);
+	fyn_config_clear(&cfg);
+}
+
+static void each_number_lands_in_its_field(void **state)
+{
+	struct mosquitto_opt opts[] = {
+		OPT("db_conninfo", "dbname=x"), OPT("jwt_key_file", "k"), OPT("acl_file", "a"),
+		OPT("jwt_leeway", "7"), OPT("max_event_bytes", "1000"), OPT("max_queue", "11"),
+		OPT("max_batch", "12"), OPT("commit_timeout_ms", "1300"), OPT("max_replay", "99999999"),
+	};
+	struct fyn_config cfg;
+	char err[256];
+	(void)state;
+	assert_int_equal(fyn_config_parse(opts, 9, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.jwt_leeway_s, 7);
+	assert_int_equal(cfg.max_event_bytes, 1000);
+	assert_int_equal(cfg.max_queue, 11);
+	assert_int_equal(cfg.max_batch, 12);
+	assert_int_equal(cfg.commit_timeout_ms, 1300);
+	assert_int_equal(cfg.max_replay, 99999999);
+	fyn_config_clear(&cfg);
+}
+
+static void expect_error(struct mosquitto_opt *opts, int count, const char *words)
+{
+	struct fyn_config cfg;
+	char err[256] = "";
+	assert_int_equal(fyn_config_parse(opts, count, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, words));
+	fyn_config_clear(&cfg);
+}
+
+static void bad_settings_are_named(void **state)
+{
+	struct mosquitto_opt missing[] = { OPT("db_conninfo", "dbname=x"), OPT("jwt_key_file", "k") };
+	struct mosquitto_opt unknown[] = { OPT("bogus", "1") };
+	struct mosquitto_opt too_small[] = { OPT("commit_timeout_ms", "99") };
+	struct mosquitto_opt not_a_number[] = { OPT("max_queue", "12x") };
+	(void)state;
+	expect_error(missing, 2, "plugin_opt_acl_file is required");
+	expect_error(unknown, 1, "unknown option plugin_opt_bogus");
+	expect_error(too_small, 1, "plugin_opt_commit_timeout_ms must be an integer from 100 to 600000");
+	expect_error(not_a_number, 1, "plugin_opt_max_queue");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(required_paths_and_defaults),
+		cmocka_unit_test(each_number_lands_in_its_field),
+		cmocka_unit_test(bad_settings_are_named),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
