@@ -1,7 +1,7 @@
 /*
  * acl.h: the admin-edited access control file, parsed and matched.
  *
- * Pure C: no mosquitto, no libpq. A parsed file is immutable, so the plugin
+ * The lowest layer: pure C, no mosquitto, no libpq, no threads. A parsed file is immutable, so the plugin
  * can swap a new one in atomically on reload and keep the old one when the
  * new file is broken. Decisions carry the line that made them so that
  * `fynsync acl explain` can show an admin why.
@@ -13,6 +13,21 @@
 #include <stddef.h>
 
 enum fyn_access { FYN_ACCESS_READ = 1, FYN_ACCESS_WRITE = 2 };
+
+/* The contract's roles (roles.c holds their names, the only copy). */
+enum fyn_role {
+	FYN_ROLE_PLATFORM_OWNER,
+	FYN_ROLE_RESTAURANT_OWNER,
+	FYN_ROLE_MANAGER,
+	FYN_ROLE_STAFF,
+	FYN_ROLE_KITCHEN,
+	FYN_ROLE_COUNT
+};
+
+const char *fyn_role_name(enum fyn_role role);            /* "unknown" for an invalid value */
+int fyn_role_parse(const char *name, enum fyn_role *out);  /* 0, or -1 for an unknown role; out may be NULL */
+/* "platform_owner, restaurant_owner, ..." for messages, into out. */
+void fyn_role_list(char *out, size_t outlen);
 
 /* Who is asking: taken from the verified token and the connection. */
 struct fyn_acl_identity {
@@ -59,7 +74,5 @@ size_t fyn_acl_rule_count(const struct fyn_acl *acl);
 /* The rule on line as "allow read PATTERN" (single spaces), or NULL when no
  * rule is on that line. Owned by acl. */
 const char *fyn_acl_rule_text(const struct fyn_acl *acl, int line);
-/* Is role one of platform_owner, restaurant_owner, manager, staff, kitchen? */
-bool fyn_acl_role_is_known(const char *role);
 
 #endif

@@ -15,7 +15,7 @@
 #include <stdarg.h>
 
 #define FYN_ACL_MAX_LINE 1024
-#define FYN_ACL_ROLE_COUNT 5
+#define FYN_ACL_ROLE_COUNT FYN_ROLE_COUNT
 /* Topics are outlined this deep for the quick rejection of rules (acl_match.c). */
 #define FYN_ACL_OUTLINE_DEPTH 16
 
@@ -85,7 +85,6 @@ struct fyn_acl {
 /* acl_model.c: construction helpers. Each returns NULL/-1 only when out of memory. */
 struct fyn_acl *fyn_acl_new(void);
 int fyn_acl_role_index(const char *role);               /* 0..4, or -1 */
-const char *fyn_acl_role_list(void);                    /* "platform_owner, ..." for messages */
 struct fyn_section *fyn_acl_add_user(struct fyn_acl *acl, const char *sub, int line);
 struct fyn_section *fyn_acl_find_user(const struct fyn_acl *acl, const char *sub);
 void fyn_acl_sort_users(struct fyn_acl *acl);

@@ -8,27 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const role_names[FYN_ACL_ROLE_COUNT] = {
-	"platform_owner", "restaurant_owner", "manager", "staff", "kitchen",
-};
-
 int fyn_acl_role_index(const char *role)
 {
-	for (int i = 0; role != NULL && i < FYN_ACL_ROLE_COUNT; i++) {
-		if (strcmp(role, role_names[i]) == 0)
-			return i;
-	}
-	return -1;
-}
-
-const char *fyn_acl_role_list(void)
-{
-	return "platform_owner, restaurant_owner, manager, staff, kitchen";
-}
-
-bool fyn_acl_role_is_known(const char *role)
-{
-	return fyn_acl_role_index(role) >= 0;
+	enum fyn_role index;
+	return fyn_role_parse(role, &index) == 0 ? (int)index : -1;
 }
 
 struct fyn_acl *fyn_acl_new(void)

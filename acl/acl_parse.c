@@ -103,8 +103,11 @@ static int parse_role(struct parser *p, const struct tokens *t)
 	if (t->count != 2)
 		return fail(p, "expected 'role NAME'");
 	int index = fyn_acl_role_index(t->word[1]);
-	if (index < 0)
-		return fail(p, "unknown role '%s' (roles: %s)", t->word[1], fyn_acl_role_list());
+	if (index < 0) {
+		char roles[128];
+		fyn_role_list(roles, sizeof(roles));
+		return fail(p, "unknown role '%s' (roles: %s)", t->word[1], roles);
+	}
 	struct fyn_section *section = &p->acl->roles[index];
 	if (section->line != 0)
 		return fail(p, "duplicate section 'role %s' (first at line %d)", t->word[1], section->line);

@@ -86,8 +86,12 @@ static int parse_explain_args(struct explain_request *req, int argc, char **argv
 	}
 	if (req->who.role == NULL || req->topic == NULL || req->access_word == NULL)
 		return usage("--role, --topic and --access are required");
-	if (!fyn_acl_role_is_known(req->who.role))
-		return usage("unknown role (roles: platform_owner, restaurant_owner, manager, staff, kitchen)");
+	if (fyn_role_parse(req->who.role, NULL) != 0) {
+		char roles[128], message[160];
+		fyn_role_list(roles, sizeof(roles));
+		snprintf(message, sizeof(message), "unknown role (roles: %s)", roles);
+		return usage(message);
+	}
 	return 0;
 }
 

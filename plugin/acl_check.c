@@ -7,24 +7,13 @@
  * in/ and ctl/ are refused whatever the file says: the hub consumes them.
  * Deliveries are checked per message, so the decision is cached per client.
  */
-#include <string.h>
-
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
 
 #include "durable.h"
 #include "hub.h"
-
-static bool starts_with(const char *s, const char *prefix)
-{
-	return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-static bool is_hub_inbox(const char *topic)
-{
-	return starts_with(topic, "fynlo/v1/in/") || starts_with(topic, "fynlo/v1/ctl/");
-}
+#include "topics.h"
 
 static int verdict(bool allowed)
 {
@@ -39,7 +28,7 @@ static bool may_read(struct fyn_hub *hub, struct fyn_session *session, const cha
 	if (cached >= 0) {
 		return cached;
 	}
-	allowed = !is_hub_inbox(topic)
+	allowed = !fyn_topic_is_hub_inbox(topic)
 		&& fyn_acl_check_topic(hub->acl, &session->identity, topic, FYN_ACCESS_READ).allowed;
 	fyn_session_cache_read(session, topic, allowed, hub->acl_generation);
 	return allowed;
@@ -80,7 +69,7 @@ int fyn_on_acl_check(int event, void *event_data, void *userdata)
 	case MOSQ_ACL_SUBSCRIBE:
 		return check_subscribe(hub, session, ed->topic);
 	case MOSQ_ACL_WRITE:
-		return verdict(is_hub_inbox(ed->topic)
+		return verdict(fyn_topic_is_hub_inbox(ed->topic)
 				|| fyn_acl_check_topic(hub->acl, &session->identity, ed->topic, FYN_ACCESS_WRITE).allowed);
 	case MOSQ_ACL_UNSUBSCRIBE:
 		fyn_durable_on_unsubscribe(hub, session, ed->topic);

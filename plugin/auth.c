@@ -32,9 +32,8 @@ static int refuse(const char *client_id, const char *address, const char *reason
  * otherwise the old one would stay "present" in its restaurants for good. */
 static void clear_taken_over_presence(struct fyn_hub *hub, const void *client, const char *client_id)
 {
-	struct fyn_session *previous = NULL;
+	struct fyn_session *previous = fyn_sessions_find_by_id(&hub->sessions, client_id);
 
-	HASH_FIND(by_id, hub->sessions.by_id, client_id, strlen(client_id), previous);
 	if (previous && previous->client != client) {
 		fyn_presence_clear(previous);
 	}
@@ -49,9 +48,8 @@ static void clear_taken_over_presence(struct fyn_hub *hub, const void *client, c
 static bool held_by_another_user(struct fyn_hub *hub, const void *client, const char *client_id,
 		const char *sub)
 {
-	struct fyn_session *current = NULL;
+	struct fyn_session *current = fyn_sessions_find_by_id(&hub->sessions, client_id);
 
-	HASH_FIND(by_id, hub->sessions.by_id, client_id, strlen(client_id), current);
 	return current && current->client != client && strcmp(current->claims.sub, sub) != 0;
 }
 

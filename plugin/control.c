@@ -17,8 +17,8 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
+#include "ack.h"
 #include "envelope.h"
-#include "job.h"
 #include "presence.h"
 
 #define CONTROL_PREFIX "fynlo/v1/ctl/"
@@ -32,15 +32,14 @@ bool fyn_topic_is_control(const char *topic)
 
 void fyn_control_error(const char *client_id, const char *verb, const char *reason)
 {
-	fyn_hub_send(client_id, "error", fyn_json_text(json_pack("{s:s, s:s}", "verb", verb, "reason", reason)));
+	fyn_hub_send(client_id, "error", fyn_control_error_text(verb, NULL, reason));
 }
 
 /* The same with "stream": the stream the problem concerns, so a client that
  * asked for several can tell which one was refused. */
 static void stream_error(const char *client_id, const char *verb, const char *stream, const char *reason)
 {
-	fyn_hub_send(client_id, "error", fyn_json_text(json_pack("{s:s, s:s, s:s}", "verb", verb,
-			"stream", stream, "reason", reason)));
+	fyn_hub_send(client_id, "error", fyn_control_error_text(verb, stream, reason));
 }
 
 static void answer_token(const char *client_id, const char *problem)

@@ -12,12 +12,11 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
-#include "envelope.h"
+#include "redact.h"
+#include "topics.h"
 
-#define EV_PREFIX "fynlo/v1/ev/"
 #define FLUSH_INTERVAL_MS 1000
 #define MAX_STREAMS_PER_CLIENT 1024
-#define SEQ_SEARCH_BYTES 256
 
 /* Unsaved cursor moves kept while the database is away; beyond this they
  * are dropped, so devices get more events again, never fewer (a cursor that
@@ -40,20 +39,6 @@ static void add_op(struct fyn_hub *hub, json_t *op)
 		return;
 	}
 	json_array_append_new(hub->durable_ops, op);
-}
-
-/* Copies the {stream} level of an ev/ topic or filter; false if there is none. */
-static bool stream_of(const char *topic, char out[65])
-{
-	const char *start = topic + strlen(EV_PREFIX);
-	const char *end;
-	if (strncmp(topic, EV_PREFIX, strlen(EV_PREFIX)) != 0 || !(end = strchr(start, '/'))
-			|| end == start || end - start > 64) {
-		return false;
-	}
-	memcpy(out, start, (size_t)(end - start));
-	out[end - start] = '\0';
-	return true;
 }
 
 static void request_auto_resume(struct fyn_hub *hub, struct fyn_session *session)
@@ -85,13 +70,13 @@ void fyn_durable_on_connect(struct fyn_hub *hub, struct fyn_session *session, bo
 
 void fyn_durable_on_subscribe(struct fyn_hub *hub, struct fyn_session *session, const char *filter)
 {
-	char stream[65];
-	if (!session->persistent || strncmp(filter, EV_PREFIX, strlen(EV_PREFIX)) != 0) {
+	char stream[FYN_STREAM_MAX + 1];
+	if (!session->persistent || !fyn_topic_is_event(filter)) {
 		return;
 	}
 	add_op(hub, json_pack("{s:s, s:s, s:s}", "op", "subscribe", "client_id", session->client_id,
 			"filter", filter));
-	if (stream_of(filter, stream) && strcmp(stream, "+") != 0 && strcmp(stream, "#") != 0) {
+	if (fyn_event_stream_of(filter, stream) && strcmp(stream, "+") != 0 && strcmp(stream, "#") != 0) {
 		add_op(hub, json_pack("{s:s, s:s, s:s}", "op", "start", "client_id", session->client_id,
 				"stream", stream));
 	}
@@ -99,7 +84,7 @@ void fyn_durable_on_subscribe(struct fyn_hub *hub, struct fyn_session *session, 
 
 void fyn_durable_on_unsubscribe(struct fyn_hub *hub, struct fyn_session *session, const char *filter)
 {
-	if (session->persistent && strncmp(filter, EV_PREFIX, strlen(EV_PREFIX)) == 0) {
+	if (session->persistent && fyn_topic_is_event(filter)) {
 		add_op(hub, json_pack("{s:s, s:s, s:s}", "op", "unsubscribe", "client_id", session->client_id,
 				"filter", filter));
 	}
@@ -127,26 +112,17 @@ static struct fyn_stream_cursor *cursor_for(struct fyn_session *session, const c
 	return grown;
 }
 
-/* The hub's own fan-out payloads carry "seq" among their first keys. */
-static long long seq_in(const void *payload, size_t payloadlen)
-{
-	static const char key[] = "\"seq\":";
-	const char *found = memmem(payload, payloadlen < SEQ_SEARCH_BYTES ? payloadlen : SEQ_SEARCH_BYTES,
-			key, sizeof(key) - 1);
-	return found ? strtoll(found + sizeof(key) - 1, NULL, 10) : 0;
-}
-
 void fyn_durable_on_delivery(struct fyn_session *session, const char *topic,
 		const void *payload, size_t payloadlen)
 {
-	char stream[65];
+	char stream[FYN_STREAM_MAX + 1];
 	struct fyn_stream_cursor *cursor;
 	long long seq;
 
-	if (!session->persistent || !payload || !stream_of(topic, stream)) {
+	if (!session->persistent || !payload || !fyn_event_stream_of(topic, stream)) {
 		return;
 	}
-	seq = seq_in(payload, payloadlen);
+	seq = fyn_event_text_seq(payload, payloadlen);
 	cursor = seq > 0 ? cursor_for(session, stream) : NULL;
 	if (cursor && seq > cursor->routed) {
 		cursor->routed = seq;
@@ -172,15 +148,13 @@ void fyn_durable_on_disconnect(struct fyn_hub *hub, struct fyn_session *session)
 
 /* What was routed before the previous flush is at least one interval old:
  * that much is counted as received. */
-static void age_cursors(struct fyn_hub *hub)
+static void age_cursors(struct fyn_session *session, void *arg)
 {
-	struct fyn_session *session, *tmp;
-	HASH_ITER(by_client, hub->sessions.by_client, session, tmp) {
-		for (size_t i = 0; session->persistent && i < session->cursor_count; i++) {
-			struct fyn_stream_cursor *cursor = &session->cursors[i];
-			save_cursor(hub, session, cursor, cursor->previous);
-			cursor->previous = cursor->routed;
-		}
+	struct fyn_hub *hub = arg;
+	for (size_t i = 0; session->persistent && i < session->cursor_count; i++) {
+		struct fyn_stream_cursor *cursor = &session->cursors[i];
+		save_cursor(hub, session, cursor, cursor->previous);
+		cursor->previous = cursor->routed;
 	}
 }
 
@@ -192,7 +166,7 @@ void fyn_durable_flush(struct fyn_hub *hub, long long now_ms)
 		return;
 	}
 	hub->next_durable_flush_ms = now_ms + FLUSH_INTERVAL_MS;
-	age_cursors(hub);
+	fyn_sessions_each(&hub->sessions, age_cursors, hub);
 	if (!hub->durable_ops) {
 		return;
 	}

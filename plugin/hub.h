@@ -1,8 +1,13 @@
 /*
  * hub.h: the plugin's state, owned by the broker thread.
  *
- * Only pipeline.c runs on another thread, and it shares nothing here except
- * through the pipeline's own locked queues.
+ * Five threads run beside the broker's: the writer (workers/pipeline.c),
+ * two readers (workers/reader.c: replays; snapshots and durable state) and
+ * the outbox's waker (workers/outbox.c). None of them touches anything here:
+ * they take work through their own locked queues and answer through the
+ * outbox, which only the broker thread drains (publish.c). The views are
+ * shared with them by reference count (views.h). docs/architecture.md has
+ * the picture.
  */
 #ifndef FYNSYNC_HUB_H
 #define FYNSYNC_HUB_H
@@ -11,6 +16,7 @@
 #include <mosquitto_broker.h>
 
 #include "acl.h"
+#include "clock.h"
 #include "config.h"
 #include "outbox.h"
 #include "pipeline.h"

@@ -99,6 +99,26 @@ static int register_callbacks(struct fyn_hub *hub)
 	return 0;
 }
 
+/* mosquitto's options as the core's plain key/value pairs. */
+static int parse_config(struct fyn_hub *hub, const struct mosquitto_opt *options, int count,
+		char *err, size_t errlen)
+{
+	struct fyn_option *copy = calloc(count > 0 ? (size_t)count : 1, sizeof(*copy));
+	int rc;
+
+	if (!copy) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < count; i++) {
+		copy[i].key = options[i].key;
+		copy[i].value = options[i].value;
+	}
+	rc = fyn_config_parse(copy, count, &hub->config, err, errlen);
+	free(copy);
+	return rc;
+}
+
 EXPORTED int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
 		struct mosquitto_opt *options, int option_count)
 {
@@ -109,7 +129,7 @@ EXPORTED int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **use
 		return MOSQ_ERR_NOMEM;
 	}
 	hub->plugin_id = identifier;
-	if (fyn_config_parse(options, option_count, &hub->config, err, sizeof(err)) != 0) {
+	if (parse_config(hub, options, option_count, err, sizeof(err)) != 0) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "fynsync: %s. Fix mosquitto.conf and restart.", err);
 		free_hub(hub);
 		return MOSQ_ERR_INVAL;

@@ -12,7 +12,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
-#include "job.h"
+#include "ack.h"
 
 static void publish_presence(const char *rid, const char *client_id, const char *payload)
 {

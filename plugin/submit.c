@@ -18,21 +18,6 @@
 #include "hub.h"
 #include "job.h"
 
-void fyn_hub_send(const char *client_id, const char *kind, char *payload)
-{
-	char *topic = fyn_client_topic(client_id, kind);
-	if (topic && payload) {
-		mosquitto_broker_publish_copy(client_id, topic, (int)strlen(payload), payload, 1, false, NULL);
-	}
-	free(topic);
-	free(payload);
-}
-
-void fyn_hub_reject(const char *client_id, const char *id, const char *code, const char *reason)
-{
-	fyn_hub_send(client_id, "ack", fyn_ack_rejected(id, code, reason));
-}
-
 static bool may_write_stream(const struct fyn_session *session, const char *stream)
 {
 	if (session->claims.role == FYN_ROLE_PLATFORM_OWNER) {

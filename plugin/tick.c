@@ -1,8 +1,8 @@
 /*
  * tick.c: MOSQ_EVT_TICK: the broker thread's regular work.
  *
- * Publishes what the writer finished (the writer's wake signal makes the
- * tick come at once), answers `unavailable` for queued jobs past their
+ * Publishes what the writer and readers finished (publish.c; their wake
+ * signal makes the tick come at once), answers `unavailable` for queued jobs past their
  * deadline, disconnects clients whose token has expired, saves durable
  * cursors and refreshes the retained fynlo/v1/sys/metrics.
  */
@@ -17,50 +17,11 @@
 #include "auth.h"
 #include "durable.h"
 #include "hub.h"
+#include "ack.h"
 #include "job.h"
 
 #define EXPIRY_CHECK_INTERVAL_MS 250
 #define METRICS_INTERVAL_MS 5000
-
-/* A reply is for the user who asked: if the client id is now someone
- * else's connection (or nobody's), it is dropped. */
-static bool recipient_is_current(struct fyn_hub *hub, const struct fyn_outgoing *m)
-{
-	const struct fyn_session *session;
-	if (!m->client_id || !m->owner_sub) {
-		return true;
-	}
-	session = fyn_sessions_find_by_id(&hub->sessions, m->client_id);
-	return session && strcmp(session->claims.sub, m->owner_sub) == 0;
-}
-
-static void publish_completion(struct fyn_hub *hub, const struct fyn_completion *c)
-{
-	if (c->log_text) {
-		mosquitto_log_printf(c->log_level, "%s", c->log_text);
-	}
-	for (size_t i = 0; i < c->message_count; i++) {
-		const struct fyn_outgoing *m = &c->messages[i];
-		if (recipient_is_current(hub, m)) {
-			mosquitto_broker_publish_copy(m->client_id, m->topic, (int)strlen(m->payload),
-					m->payload, 1, false, NULL);
-		}
-	}
-	if (c->after_publish) {
-		c->after_publish(c->after_publish_arg);
-	}
-}
-
-void fyn_hub_drain_completions(struct fyn_hub *hub)
-{
-	struct fyn_completion *c = fyn_outbox_take(hub->outbox);
-	while (c) {
-		struct fyn_completion *next = c->next;
-		publish_completion(hub, c);
-		fyn_completion_free(c);
-		c = next;
-	}
-}
 
 static void answer_expired_jobs(struct fyn_hub *hub, long long now_ms)
 {
@@ -74,17 +35,13 @@ static void answer_expired_jobs(struct fyn_hub *hub, long long now_ms)
 	}
 }
 
-static void disconnect_expired_tokens(struct fyn_hub *hub)
+static void disconnect_if_expired(struct fyn_session *session, void *arg)
 {
-	struct fyn_session *session, *tmp;
-	time_t now = time(NULL);
-
-	HASH_ITER(by_client, hub->sessions.by_client, session, tmp) {
-		if (now >= session->claims.exp + hub->tokens.leeway_s && fyn_session_is_current(&hub->sessions, session)) {
-			mosquitto_log_printf(MOSQ_LOG_NOTICE, "fynsync: disconnecting client '%s' (sub %s): its token "
-					"expired and was not refreshed on fynlo/v1/ctl/token.", session->client_id, session->claims.sub);
-			mosquitto_kick_client_by_clientid(session->client_id, false);
-		}
+	struct fyn_hub *hub = arg;
+	if (time(NULL) >= session->claims.exp + hub->tokens.leeway_s && fyn_session_is_current(&hub->sessions, session)) {
+		mosquitto_log_printf(MOSQ_LOG_NOTICE, "fynsync: disconnecting client '%s' (sub %s): its token "
+				"expired and was not refreshed on fynlo/v1/ctl/token.", session->client_id, session->claims.sub);
+		mosquitto_kick_client_by_clientid(session->client_id, false);
 	}
 }
 
@@ -96,7 +53,7 @@ static void publish_metrics(struct fyn_hub *hub)
 	fyn_pipeline_stats(hub->pipeline, &stats);
 	text = fyn_json_text(json_pack("{s:I, s:I, s:b, s:I, s:I, s:I, s:I}",
 			"at", (json_int_t)time(NULL),
-			"clients", (json_int_t)HASH_CNT(by_client, hub->sessions.by_client),
+			"clients", (json_int_t)fyn_sessions_count(&hub->sessions),
 			"store_up", stats.store_up,
 			"queued", (json_int_t)stats.queued,
 			"answered", (json_int_t)stats.appended_jobs,
@@ -121,7 +78,7 @@ int fyn_on_tick(int event, void *event_data, void *userdata)
 	fyn_durable_flush(hub, now_ms);
 	if (now_ms >= hub->next_expiry_check_ms) {
 		hub->next_expiry_check_ms = now_ms + EXPIRY_CHECK_INTERVAL_MS;
-		disconnect_expired_tokens(hub);
+		fyn_sessions_each(&hub->sessions, disconnect_if_expired, hub);
 	}
 	if (now_ms >= hub->next_metrics_ms) {
 		hub->next_metrics_ms = now_ms + METRICS_INTERVAL_MS;

@@ -86,9 +86,8 @@ static bool apply_pending(PGconn *conn, char *err, size_t errlen)
 	return true;
 }
 
-enum fyn_store_status fyn_store_migrate(struct fyn_store *store, char *err, size_t errlen)
+enum fyn_store_status fyn_migrate_connection(PGconn *conn, char *err, size_t errlen)
 {
-	PGconn *conn = fyn_store_connection(store);
 	bool ok = exec_ok(conn, "BEGIN", err, errlen)
 		&& exec_ok(conn, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK_KEY ")", err, errlen)
 		&& exec_ok(conn, "CREATE TABLE IF NOT EXISTS schema_migrations ("

@@ -83,7 +83,7 @@ enum fyn_store_status fyn_store_connect(struct fyn_store *store, char *err, size
 		disconnect(store);
 		return FYN_STORE_DOWN;
 	}
-	status = fyn_store_migrate(store, err, errlen);
+	status = fyn_migrate_connection(store->conn, err, errlen);
 	if (status != FYN_STORE_OK) {
 		disconnect(store);
 	}
@@ -118,14 +118,12 @@ static bool copy_row(const PGresult *res, int row, struct fyn_append_row *out)
 	out->status = copy_value(res, row, 1);
 	out->code = copy_value(res, row, 2);
 	out->reason = copy_value(res, row, 3);
-	out->restaurant = copy_value(res, row, 4);
-	out->seq = PQgetisnull(res, row, 5) ? 0 : strtoll(PQgetvalue(res, row, 5), NULL, 10);
-	out->event = copy_value(res, row, 6);
+	out->seq = PQgetisnull(res, row, 4) ? 0 : strtoll(PQgetvalue(res, row, 4), NULL, 10);
+	out->event = copy_value(res, row, 5);
 	return out->status != NULL
 		&& (PQgetisnull(res, row, 2) || out->code)
 		&& (PQgetisnull(res, row, 3) || out->reason)
-		&& (PQgetisnull(res, row, 4) || out->restaurant)
-		&& (PQgetisnull(res, row, 6) || out->event);
+		&& (PQgetisnull(res, row, 5) || out->event);
 }
 
 static bool copy_rows(const PGresult *res, struct fyn_append_result *result)
@@ -147,7 +145,7 @@ static bool copy_rows(const PGresult *res, struct fyn_append_result *result)
 enum fyn_store_status fyn_store_append(struct fyn_store *store, const char *batch_json,
 		struct fyn_append_result *result, char sqlstate[6], char *err, size_t errlen)
 {
-	static const char sql[] = "SELECT idx, status, code, reason, restaurant, seq, event::text "
+	static const char sql[] = "SELECT idx, status, code, reason, seq, event::text "
 		"FROM fynsync_append($1::jsonb)";
 	const char *params[] = { batch_json };
 	PGresult *res;
@@ -168,20 +166,6 @@ enum fyn_store_status fyn_store_append(struct fyn_store *store, const char *batc
 	}
 	PQclear(res);
 	return status;
-}
-
-void fyn_append_result_clear(struct fyn_append_result *result)
-{
-	for (size_t i = 0; i < result->count; i++) {
-		struct fyn_append_row *row = &result->rows[i];
-		free(row->status);
-		free(row->code);
-		free(row->reason);
-		free(row->restaurant);
-		free(row->event);
-	}
-	free(result->rows);
-	memset(result, 0, sizeof(*result));
 }
 
 enum fyn_store_status fyn_store_query_text(struct fyn_store *store, const char *sql,
@@ -213,4 +197,13 @@ enum fyn_store_status fyn_store_query_text(struct fyn_store *store, const char *
 PGconn *fyn_store_connection(struct fyn_store *store)
 {
 	return store->conn;
+}
+
+enum fyn_store_status fyn_store_migrate(struct fyn_store *store, char *err, size_t errlen)
+{
+	if (!fyn_store_is_connected(store)) {
+		copy_error("not connected", err, errlen);
+		return FYN_STORE_DOWN;
+	}
+	return fyn_migrate_connection(store->conn, err, errlen);
 }

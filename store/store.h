@@ -1,8 +1,10 @@
 /*
  * store.h: the hub's access to PostgreSQL through libpq.
  *
- * One fyn_store is one connection, used by one thread only (the writer
- * thread, or a reader thread). Nothing here knows about mosquitto. Errors are
+ * The store layer: every SQL statement the hub sends lives in store/ (the
+ * migrations and these files). One fyn_store is one connection, used by one
+ * thread only (the writer thread, or a reader thread). Nothing here knows
+ * about mosquitto. Errors are
  * classified so the caller can decide: a lost connection is retried after a
  * reconnect, a statement the database refused is retried element by element.
  */
@@ -11,6 +13,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "batch.h"
 
 enum fyn_store_status {
 	FYN_STORE_OK = 0,
@@ -30,37 +34,15 @@ void fyn_store_free(struct fyn_store *store);
 enum fyn_store_status fyn_store_connect(struct fyn_store *store, char *err, size_t errlen);
 bool fyn_store_is_connected(const struct fyn_store *store);
 
-/* One row of fynsync_append's answer. Strings are owned by the row. */
-struct fyn_append_row {
-	int idx;               /* element index in the batch; -1 for hub-generated events */
-	char *status;          /* accepted, rejected, generated */
-	char *code;            /* rejection code or NULL */
-	char *reason;          /* rejection reason or NULL */
-	char *restaurant;      /* stream, or NULL */
-	long long seq;         /* 0 when none */
-	char *event;           /* stored event JSON to fan out, or NULL */
-};
-
-struct fyn_append_result {
-	struct fyn_append_row *rows;
-	size_t count;
-};
-
 /* Appends a batch (JSON array text, see docs/store.md) in one transaction.
  * On FYN_STORE_OK result holds one row per element plus generated events. On
  * FYN_STORE_REFUSED, sqlstate (6 chars + NUL) says why. */
 enum fyn_store_status fyn_store_append(struct fyn_store *store, const char *batch_json,
 		struct fyn_append_result *result, char sqlstate[6], char *err, size_t errlen);
-void fyn_append_result_clear(struct fyn_append_result *result);
 
-/* Applies every pending migration; used by the connection and the CLI. */
+/* Applies every pending migration on a connected store (fyn_store_connect
+ * already does; this is for tools that only migrate). */
 enum fyn_store_status fyn_store_migrate(struct fyn_store *store, char *err, size_t errlen);
-
-/* Runs one SQL statement with text parameters and returns its first column
- * of its first row as a malloc'd string (NULL value -> *out NULL). */
-enum fyn_store_status fyn_store_query_text(struct fyn_store *store, const char *sql,
-		int nparams, const char *const *params, char **out, char *err, size_t errlen);
-
 
 /* ---- the read path (store/read.c) ---- */
 
@@ -88,5 +70,16 @@ void fyn_replay_page_clear(struct fyn_replay_page *page);
  * REPEATABLE READ transaction so they agree with each other and the head. */
 enum fyn_store_status fyn_store_snapshot(struct fyn_store *store, const char *stream,
 		char **json, char *err, size_t errlen);
+
+/* ---- persistent clients (store/client_state.c) ---- */
+
+/* {"filters": [...], "cursors": {stream: seq}} of client_id, as JSON text
+ * (malloc'd). */
+enum fyn_store_status fyn_store_client_state(struct fyn_store *store, const char *client_id,
+		char **json, char *err, size_t errlen);
+/* Applies a JSON array of durable state operations (see durable.h) in one
+ * statement. */
+enum fyn_store_status fyn_store_save_client_state(struct fyn_store *store, const char *ops_json,
+		char *err, size_t errlen);
 
 #endif

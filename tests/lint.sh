@@ -4,12 +4,12 @@
 set -euo pipefail
 tool="$1"; src="$2"; build="$3"
 cd "$src"
-files=(plugin/*.c store/*.c acl/*.c tools/*.c)
+files=(acl/*.c core/*.c store/*.c workers/*.c plugin/*.c tools/*.c)
 case "$tool" in
 cppcheck)
 	cppcheck --enable=warning,style,performance --error-exitcode=1 --quiet --inline-suppr \
 		--suppressions-list=tests/cppcheck.supp --suppress=missingIncludeSystem \
-		-I plugin -I acl -I store "${files[@]}"
+		-I acl -I core -I store -I workers -I plugin "${files[@]}"
 	;;
 clang-tidy)
 	# one file per run: clang-tidy 14 reports a false va_list warning when

@@ -78,7 +78,7 @@ static void redaction_removes_keys_at_every_depth_of_the_payload_only(void **sta
 static struct fyn_append_row row(int idx, const char *status, const char *code, long long seq, const char *event)
 {
 	struct fyn_append_row r = { .idx = idx, .status = strdup(status), .code = code ? strdup(code) : NULL,
-		.reason = code ? strdup("because") : NULL, .restaurant = strdup("r1"), .seq = seq,
+		.reason = code ? strdup("because") : NULL, .seq = seq,
 		.event = event ? strdup(event) : NULL };
 	return r;
 }

@@ -1,5 +1,5 @@
 /*
- * test_config.c: plugin_opt_* settings (plugin/config.c): defaults, every
+ * test_config.c: plugin_opt_* settings (core/config.c): defaults, every
  * numeric option landing in its own field, bounds, and clear errors.
  */
 #include <setjmp.h>
@@ -10,8 +10,6 @@
 
 #include <string.h>
 
-#include <mosquitto_broker.h>
-#include <mosquitto_plugin.h>
 
 #include "config.h"
 
@@ -19,7 +17,7 @@
 
 static void required_paths_and_defaults(void **state)
 {
-	struct mosquitto_opt opts[] = { OPT("db_conninfo", "dbname=x"), OPT("jwt_key_file", "k"), OPT("acl_file", "a") };
+	struct fyn_option opts[] = { OPT("db_conninfo", "dbname=x"), OPT("jwt_key_file", "k"), OPT("acl_file", "a") };
 	struct fyn_config cfg;
 	char err[256];
 	(void)state;
@@ -36,7 +34,7 @@ static void required_paths_and_defaults(void **state)
 
 static void each_number_lands_in_its_field(void **state)
 {
-	struct mosquitto_opt opts[] = {
+	struct fyn_option opts[] = {
 		OPT("db_conninfo", "dbname=x"), OPT("jwt_key_file", "k"), OPT("acl_file", "a"),
 		OPT("jwt_leeway", "7"), OPT("max_event_bytes", "1000"), OPT("max_queue", "11"),
 		OPT("max_batch", "12"), OPT("commit_timeout_ms", "1300"), OPT("max_replay", "99999999"),
@@ -54,7 +52,7 @@ static void each_number_lands_in_its_field(void **state)
 	fyn_config_clear(&cfg);
 }
 
-static void expect_error(struct mosquitto_opt *opts, int count, const char *words)
+static void expect_error(struct fyn_option *opts, int count, const char *words)
 {
 	struct fyn_config cfg;
 	char err[256] = "";
@@ -65,10 +63,10 @@ static void expect_error(struct mosquitto_opt *opts, int count, const char *word
 
 static void bad_settings_are_named(void **state)
 {
-	struct mosquitto_opt missing[] = { OPT("db_conninfo", "dbname=x"), OPT("jwt_key_file", "k") };
-	struct mosquitto_opt unknown[] = { OPT("bogus", "1") };
-	struct mosquitto_opt too_small[] = { OPT("commit_timeout_ms", "99") };
-	struct mosquitto_opt not_a_number[] = { OPT("max_queue", "12x") };
+	struct fyn_option missing[] = { OPT("db_conninfo", "dbname=x"), OPT("jwt_key_file", "k") };
+	struct fyn_option unknown[] = { OPT("bogus", "1") };
+	struct fyn_option too_small[] = { OPT("commit_timeout_ms", "99") };
+	struct fyn_option not_a_number[] = { OPT("max_queue", "12x") };
 	(void)state;
 	expect_error(missing, 2, "plugin_opt_acl_file is required");
 	expect_error(unknown, 1, "unknown option plugin_opt_bogus");

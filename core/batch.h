@@ -10,8 +10,26 @@
 #include <stddef.h>
 
 #include "job.h"
-#include "store.h"
 #include "views.h"
+
+/* One row of fynsync_append's answer. Strings are owned by the row. */
+struct fyn_append_row {
+	int idx;               /* element index in the batch; -1 for hub-generated events */
+	char *status;          /* accepted, rejected, generated */
+	char *code;            /* rejection code or NULL */
+	char *reason;          /* rejection reason or NULL */
+	long long seq;         /* 0 when none */
+	char *event;           /* stored event JSON to fan out, or NULL */
+};
+
+struct fyn_append_result {
+	struct fyn_append_row *rows;
+	size_t count;
+};
+
+/* Frees the rows (the store fills a result; whoever got it clears it). */
+void fyn_append_result_clear(struct fyn_append_result *result);
+
 
 /* The JSON array fynsync_append takes: each job's element plus its index
  * and, for a job that may already have reached the store, "retry": true so

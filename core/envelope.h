@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ack.h"
+
 #define FYN_TOPIC_LEVEL_MAX 64
 #define FYN_STREAM_PLATFORM "platform"
 
@@ -23,18 +25,6 @@ struct fyn_submit_topic {
 	char domain[FYN_TOPIC_LEVEL_MAX + 1];
 	char action[FYN_TOPIC_LEVEL_MAX + 1];
 };
-
-/* Outcome codes shared by acks: the contract's rejection codes. */
-enum fyn_reject_code {
-	FYN_OK = 0,
-	FYN_REJECT_INVALID,
-	FYN_REJECT_FORBIDDEN,
-	FYN_REJECT_CONFLICT,
-	FYN_REJECT_TOO_LARGE,
-	FYN_REJECT_UNAVAILABLE,
-};
-
-const char *fyn_reject_code_name(enum fyn_reject_code code);
 
 /* Is topic under fynlo/v1/in/? */
 bool fyn_topic_is_submission(const char *topic);
@@ -63,9 +53,5 @@ void fyn_envelope_check(const struct fyn_submit_topic *t, const void *payload,
 
 bool fyn_is_uuid(const char *s);
 bool fyn_is_rfc3339(const char *s);
-
-/* Ack payloads. id may be "" (then JSON null). Return malloc'd strings, NULL on OOM. */
-char *fyn_ack_rejected(const char *id, const char *code, const char *reason);  /* {"id","status":"rejected","code","reason"} */
-char *fyn_ack_accepted(const char *id, long long seq);                          /* {"id","status":"accepted","seq"} */
 
 #endif

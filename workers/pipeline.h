@@ -53,6 +53,4 @@ struct fyn_job *fyn_pipeline_take_expired(struct fyn_pipeline *p, long long now_
 void fyn_pipeline_set_views(struct fyn_pipeline *p, struct fyn_views *views);
 void fyn_pipeline_stats(struct fyn_pipeline *p, struct fyn_pipeline_stats *out);
 
-long long fyn_now_ms(void);   /* monotonic clock */
-
 #endif

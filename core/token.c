@@ -35,15 +35,6 @@ _Static_assert(sizeof(time_t) >= sizeof(json_int_t), "exp must fit in time_t");
 #define RSA_MIN_BITS 2048
 #define PEM_PUBLIC_MARKER "-----BEGIN PUBLIC KEY-----"
 
-static const char *const role_names[] = {
-	[FYN_ROLE_PLATFORM_OWNER] = "platform_owner",
-	[FYN_ROLE_RESTAURANT_OWNER] = "restaurant_owner",
-	[FYN_ROLE_MANAGER] = "manager",
-	[FYN_ROLE_STAFF] = "staff",
-	[FYN_ROLE_KITCHEN] = "kitchen",
-};
-#define ROLE_COUNT (sizeof(role_names) / sizeof(role_names[0]))
-
 static const char *const alg_names[] = {
 	[FYN_ALG_HS256] = "HS256",
 	[FYN_ALG_RS256] = "RS256",
@@ -132,28 +123,6 @@ bool fyn_sub_is_valid(const char *sub)
 			return false;
 	}
 	return true;
-}
-
-const char *fyn_role_name(enum fyn_role role)
-{
-	if ((size_t)role >= ROLE_COUNT)
-		return "unknown";
-	return role_names[role];
-}
-
-int fyn_role_parse(const char *name, enum fyn_role *out)
-{
-	size_t i;
-
-	if (name == NULL || out == NULL)
-		return -1;
-	for (i = 0; i < ROLE_COUNT; i++) {
-		if (strcmp(name, role_names[i]) == 0) {
-			*out = (enum fyn_role)i;
-			return 0;
-		}
-	}
-	return -1;
 }
 
 bool fyn_claims_has_restaurant(const struct fyn_claims *claims, const char *rid)

@@ -7,8 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "envelope.h"
+#include "ack.h"
 #include "redact.h"
+#include "topics.h"
 
 char *fyn_batch_text(struct fyn_job *const *jobs, size_t count)
 {
@@ -32,17 +33,6 @@ char *fyn_batch_text(struct fyn_job *const *jobs, size_t count)
 	return text;
 }
 
-static char *event_topic(const char *restaurant, const char *view, const char *event_type)
-{
-	const char *dot = strchr(event_type, '.');
-	char *topic = NULL;
-	if (!dot || asprintf(&topic, "fynlo/v1/ev/%s/%s/%.*s/%s", restaurant, view,
-			(int)(dot - event_type), event_type, dot + 1) < 0) {
-		return NULL;
-	}
-	return topic;
-}
-
 int fyn_fanout_event(const char *event_text, const struct fyn_views *views,
 		struct fyn_completion *out)
 {
@@ -53,7 +43,7 @@ int fyn_fanout_event(const char *event_text, const struct fyn_views *views,
 
 	for (size_t i = 0; rc == 0 && i < views->count; i++) {
 		const struct fyn_view *view = &views->items[i];
-		rc = fyn_completion_add(out, NULL, NULL, event_topic(restaurant, view->name, type),
+		rc = fyn_completion_add(out, NULL, NULL, fyn_event_topic(restaurant, view->name, type),
 				fyn_redacted_event_text(event, (const char *const *)view->removed_keys,
 					view->removed_count));
 	}
@@ -67,7 +57,7 @@ int fyn_replay_event(const char *event_text, const char *stream, const struct fy
 {
 	json_t *event = json_loads(event_text, 0, NULL);
 	const char *type = json_string_value(json_object_get(event, "event_type"));
-	char *topic = type ? event_topic(stream, view->name, type) : NULL;
+	char *topic = type ? fyn_event_topic(stream, view->name, type) : NULL;
 	int rc = -1;
 
 	if (topic && wanted && !wanted(topic, arg)) {
@@ -139,4 +129,18 @@ int fyn_batch_answer(struct fyn_job *const *jobs, size_t count,
 	}
 	free(answered);
 	return rc;
+}
+
+void fyn_append_result_clear(struct fyn_append_result *result)
+{
+	for (size_t i = 0; i < result->count; i++) {
+		struct fyn_append_row *row = &result->rows[i];
+		free(row->status);
+		free(row->code);
+		free(row->reason);
+		free(row->event);
+	}
+	free(result->rows);
+	result->rows = NULL;
+	result->count = 0;
 }

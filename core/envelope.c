@@ -10,23 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "job.h"
+#include "ack.h"
 
 #define SUBMIT_PREFIX "fynlo/v1/in/"
 #define AGGREGATE_ID_MAX 256
-
-const char *fyn_reject_code_name(enum fyn_reject_code code)
-{
-	switch (code) {
-	case FYN_OK: return "ok";
-	case FYN_REJECT_INVALID: return "invalid";
-	case FYN_REJECT_FORBIDDEN: return "forbidden";
-	case FYN_REJECT_CONFLICT: return "conflict";
-	case FYN_REJECT_TOO_LARGE: return "too_large";
-	case FYN_REJECT_UNAVAILABLE: return "unavailable";
-	}
-	return "invalid";
-}
 
 bool fyn_topic_is_submission(const char *topic)
 {
@@ -276,21 +263,4 @@ void fyn_envelope_check(const struct fyn_submit_topic *t, const void *payload,
 		reject(out, FYN_REJECT_UNAVAILABLE, "hub out of memory");
 	}
 	json_decref(doc);
-}
-
-static json_t *id_value(const char *id)
-{
-	return id && id[0] ? json_string(id) : json_null();
-}
-
-char *fyn_ack_rejected(const char *id, const char *code, const char *reason)
-{
-	return fyn_json_text(json_pack("{s:o, s:s, s:s, s:s}", "id", id_value(id),
-			"status", "rejected", "code", code, "reason", reason));
-}
-
-char *fyn_ack_accepted(const char *id, long long seq)
-{
-	return fyn_json_text(json_pack("{s:o, s:s, s:I}", "id", id_value(id),
-			"status", "accepted", "seq", (json_int_t)seq));
 }

@@ -10,9 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <mosquitto_broker.h>
-#include <mosquitto_plugin.h>
-
 enum number_type { AS_INT, AS_SIZE, AS_LONG_LONG };
 
 /* A numeric plugin_opt_*: its bounds and where it goes in fyn_config. */
@@ -81,7 +78,7 @@ static char **string_slot(struct fyn_config *cfg, const char *key)
 	return NULL;
 }
 
-static bool apply_option(struct fyn_config *cfg, const struct mosquitto_opt *opt, char *err, size_t errlen)
+static bool apply_option(struct fyn_config *cfg, const struct fyn_option *opt, char *err, size_t errlen)
 {
 	char **slot = string_slot(cfg, opt->key);
 	if (slot) {
@@ -110,7 +107,7 @@ static bool require(const char *value, const char *key, char *err, size_t errlen
 	return true;
 }
 
-int fyn_config_parse(const struct mosquitto_opt *options, int count, struct fyn_config *cfg,
+int fyn_config_parse(const struct fyn_option *options, int count, struct fyn_config *cfg,
 		char *err, size_t errlen)
 {
 	memset(cfg, 0, sizeof(*cfg));

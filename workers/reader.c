@@ -10,14 +10,14 @@
 #include <string.h>
 #include <time.h>
 
-#include <mosquitto.h>
-
 #include "acl.h"
 #include "token.h"
 
+#include "ack.h"
 #include "batch.h"
 #include "redact.h"
 #include "store.h"
+#include "topics.h"
 
 #define RETRY_PAUSE_NS 200000000L   /* between attempts while the store is down */
 #define STORE_ATTEMPTS 10
@@ -130,8 +130,7 @@ static void push_to_client(struct fyn_reader *reader, const struct fyn_read_requ
 static void answer_error(struct fyn_reader *reader, const struct fyn_read_request *r,
 		const char *verb, const char *reason)
 {
-	push_to_client(reader, r, "error", fyn_json_text(json_pack("{s:s, s:s, s:s}",
-			"verb", verb, "stream", r->stream, "reason", reason)));
+	push_to_client(reader, r, "error", fyn_control_error_text(verb, r->stream, reason));
 }
 
 static void replay_done(struct fyn_reader *reader, const struct fyn_read_request *r,
@@ -179,9 +178,7 @@ static bool in_scope(const char *topic, const void *arg)
 		return false;
 	}
 	json_array_foreach(scope->filters, index, filter) {
-		bool match = false;
-		if (json_is_string(filter) && mosquitto_topic_matches_sub(json_string_value(filter), topic, &match)
-				== MOSQ_ERR_SUCCESS && match) {
+		if (json_is_string(filter) && fyn_topic_matches_filter(json_string_value(filter), topic)) {
 			return true;
 		}
 	}
@@ -315,15 +312,14 @@ static size_t identity_from(const json_t *who, struct fyn_acl_identity *out, con
 static void auto_resume(struct fyn_reader *reader, const struct fyn_read_request *r)
 {
 	char err[512], *text = NULL;
-	const char *params[] = { r->client_id };
 	const char *restaurants[FYN_TOKEN_MAX_RESTAURANTS];
 	struct auto_resume_scope scope = { .acl = r->views->acl };
 	json_t *state, *cursors;
 
-	if (!store_ready(reader, err, sizeof(err)) || fyn_store_query_text(reader->store,
-			"SELECT fynsync_client_state($1)::text", 1, params, &text, err, sizeof(err)) != FYN_STORE_OK) {
+	if (!store_ready(reader, err, sizeof(err))
+			|| fyn_store_client_state(reader->store, r->client_id, &text, err, sizeof(err)) != FYN_STORE_OK) {
 		free(text);
-		fyn_outbox_log(reader->outbox, MOSQ_LOG_WARNING, "fynsync: automatic resume skipped: the event store is unavailable.");
+		fyn_outbox_log(reader->outbox, FYN_LOG_WARNING, "fynsync: automatic resume skipped: the event store is unavailable.");
 		return;
 	}
 	state = json_loads(text ? text : "{}", 0, NULL);
@@ -350,17 +346,14 @@ static void auto_resume(struct fyn_reader *reader, const struct fyn_read_request
 
 static void save_state(struct fyn_reader *reader, const struct fyn_read_request *r)
 {
-	char err[512], *text, *none = NULL;
-	const char *params[1];
+	char err[512];
+	char *text = json_dumps(r->ops, JSON_COMPACT);
 
-	text = json_dumps(r->ops, JSON_COMPACT);
-	params[0] = text;
-	if (!text || !store_ready(reader, err, sizeof(err)) || fyn_store_query_text(reader->store,
-			"SELECT fynsync_save_client_state($1::jsonb)", 1, params, &none, err, sizeof(err)) != FYN_STORE_OK) {
-		fyn_outbox_log(reader->outbox, MOSQ_LOG_WARNING, "fynsync: could not save durable cursors "
+	if (!text || !store_ready(reader, err, sizeof(err))
+			|| fyn_store_save_client_state(reader->store, text, err, sizeof(err)) != FYN_STORE_OK) {
+		fyn_outbox_log(reader->outbox, FYN_LOG_WARNING, "fynsync: could not save durable cursors "
 				"(the event store is unavailable); persistent clients may get more events again on reconnect.");
 	}
-	free(none);
 	free(text);
 }
 

@@ -7,19 +7,17 @@
  */
 #include "pipeline.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <mosquitto.h>
 
 #include "batch.h"
 #include "outbox.h"
-#include "envelope.h"
+#include "ack.h"
+#include "clock.h"
 #include "store.h"
+#include "topics.h"
 
 #define BACKOFF_FIRST_MS 50
 #define BACKOFF_MAX_MS 1000
@@ -41,19 +39,12 @@ struct fyn_pipeline {
 	bool store_was_down;     /* writer thread only: for logging transitions */
 };
 
-long long fyn_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void push_completion(struct fyn_pipeline *p, struct fyn_completion *c)
 {
 	fyn_outbox_push(p->outbox, c);
 }
 
-static void push_log(struct fyn_pipeline *p, int level, const char *text)
+static void push_log(struct fyn_pipeline *p, enum fyn_log_level level, const char *text)
 {
 	fyn_outbox_log(p->outbox, level, text);
 }
@@ -101,7 +92,7 @@ static void note_store_down(struct fyn_pipeline *p, const char *err)
 	snprintf(text, sizeof(text), "fynsync: PostgreSQL is unreachable (%s); submissions are "
 			"answered 'unavailable' until it is back. Check the server and plugin_opt_db_conninfo; "
 			"the hub reconnects by itself.", err);
-	push_log(p, MOSQ_LOG_ERR, text);
+	push_log(p, FYN_LOG_ERR, text);
 }
 
 static void note_store_up(struct fyn_pipeline *p)
@@ -109,7 +100,7 @@ static void note_store_up(struct fyn_pipeline *p)
 	if (p->store_was_down) {
 		p->store_was_down = false;
 		count_answers(p, 0, 0);
-		push_log(p, MOSQ_LOG_NOTICE, "fynsync: PostgreSQL is reachable again; accepting events.");
+		push_log(p, FYN_LOG_NOTICE, "fynsync: PostgreSQL is reachable again; accepting events.");
 	}
 }
 
@@ -173,26 +164,15 @@ static void reject_refused(struct fyn_pipeline *p, struct fyn_job *job, const ch
 	fyn_completion_free(c);
 	snprintf(text, sizeof(text), "fynsync: the store failed to append event %s (SQLSTATE %s: %s); "
 			"answered 'unavailable'. Check the database schema and server log.", job->id, sqlstate, err);
-	push_log(p, MOSQ_LOG_ERR, text);
+	push_log(p, FYN_LOG_ERR, text);
 	answer_unavailable(p, &job, 1, "the store failed; retry later");
 }
 
 static bool sleep_unless_stopping(struct fyn_pipeline *p, long long ms)
 {
-	struct timespec until;
 	bool stopping;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&p->lock);
-	while (!p->stopping && pthread_cond_timedwait(&p->changed, &p->lock, &until) != ETIMEDOUT) {
-	}
-	stopping = p->stopping;
+	stopping = fyn_wait_unless_stopping(&p->changed, &p->lock, &p->stopping, ms);
 	pthread_mutex_unlock(&p->lock);
 	return !stopping;
 }
@@ -318,7 +298,7 @@ static void *writer_main(void *arg)
 	char err[512];
 
 	if (!jobs) {
-		push_log(p, MOSQ_LOG_ERR, "fynsync: writer thread out of memory; no events will be stored.");
+		push_log(p, FYN_LOG_ERR, "fynsync: writer thread out of memory; no events will be stored.");
 		return NULL;
 	}
 	/* Connect and migrate now, so the first submission does not pay for it. */

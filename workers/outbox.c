@@ -3,14 +3,14 @@
  */
 #include "outbox.h"
 
-#include <errno.h>
+#include "clock.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#define REWAKE_INTERVAL_NS 2000000L
+#define REWAKE_INTERVAL_MS 2
 
 struct fyn_outbox {
 	pthread_mutex_t lock;
@@ -20,20 +20,6 @@ struct fyn_outbox {
 	void (*wake_broker)(void);
 	struct fyn_completion *head, *tail;
 };
-
-/* Sleeps the full interval: pushes during it wake the broker themselves. */
-static void wait_a_little(struct fyn_outbox *outbox)
-{
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += REWAKE_INTERVAL_NS;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	while (!outbox->stopping && pthread_cond_timedwait(&outbox->pushed, &outbox->lock, &until) != ETIMEDOUT) {
-	}
-}
 
 /* fyn_outbox_push wakes the broker itself; this thread only repeats the
  * wake while something stays untaken 2 ms after it was pushed. */
@@ -46,7 +32,8 @@ static void *waker_main(void *arg)
 			pthread_cond_wait(&outbox->pushed, &outbox->lock);
 			continue;
 		}
-		wait_a_little(outbox);
+		/* The full interval: pushes during it wake the broker themselves. */
+		fyn_wait_unless_stopping(&outbox->pushed, &outbox->lock, &outbox->stopping, REWAKE_INTERVAL_MS);
 		if (outbox->head && !outbox->stopping) {
 			outbox->wake_broker();
 		}
@@ -113,7 +100,7 @@ void fyn_outbox_push(struct fyn_outbox *outbox, struct fyn_completion *c)
 	outbox->wake_broker();
 }
 
-void fyn_outbox_log(struct fyn_outbox *outbox, int level, const char *text)
+void fyn_outbox_log(struct fyn_outbox *outbox, enum fyn_log_level level, const char *text)
 {
 	struct fyn_completion *c = fyn_completion_new();
 	if (c && (c->log_text = strdup(text))) {

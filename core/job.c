@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "envelope.h"
+#include "ack.h"
+#include "topics.h"
 
 struct fyn_job *fyn_job_new(const char *client_id, const char *sub, const char *id, json_t *element,
 		long long deadline_ms)
@@ -91,22 +92,6 @@ void fyn_completion_free(struct fyn_completion *c)
 	free(c->messages);
 	free(c->log_text);
 	free(c);
-}
-
-char *fyn_json_text(json_t *doc)
-{
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	json_decref(doc);
-	return text;
-}
-
-char *fyn_client_topic(const char *client_id, const char *kind)
-{
-	char *topic = NULL;
-	if (asprintf(&topic, "fynlo/v1/client/%s/%s", client_id, kind) < 0) {
-		return NULL;
-	}
-	return topic;
 }
 
 int fyn_completion_add_unavailable(struct fyn_completion *c, const struct fyn_job *job, const char *reason)

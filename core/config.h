@@ -1,14 +1,20 @@
 /*
  * config.h: the plugin's settings, read from plugin_opt_* lines in
  * mosquitto.conf. Every setting has a sane default except the three that say
- * where things are (db, jwt_key_file, acl_file).
+ * where things are (db, jwt_key_file, acl_file). Parsed once by the broker
+ * thread at plugin init; read-only afterwards.
  */
 #ifndef FYNSYNC_CONFIG_H
 #define FYNSYNC_CONFIG_H
 
 #include <stddef.h>
 
-struct mosquitto_opt;
+/* One plugin_opt_{key} {value} line; the same layout as mosquitto's
+ * struct mosquitto_opt, which the plugin hands over as it is. */
+struct fyn_option {
+	char *key;
+	char *value;
+};
 
 struct fyn_config {
 	char *db;                  /* plugin_opt_db_conninfo: libpq conninfo */
@@ -26,7 +32,7 @@ struct fyn_config {
 };
 
 /* Fills cfg from options. Returns 0, or -1 with err naming the option. */
-int fyn_config_parse(const struct mosquitto_opt *options, int count, struct fyn_config *cfg,
+int fyn_config_parse(const struct fyn_option *options, int count, struct fyn_config *cfg,
 		char *err, size_t errlen);
 void fyn_config_clear(struct fyn_config *cfg);
 

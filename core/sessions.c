@@ -185,3 +185,16 @@ json_t *fyn_session_identity_json(const struct fyn_session *session)
 			"role", session->identity.role, "client_id", session->identity.client_id,
 			"restaurants", restaurants);
 }
+
+size_t fyn_sessions_count(const struct fyn_sessions *s)
+{
+	return HASH_CNT(by_client, s->by_client);
+}
+
+void fyn_sessions_each(struct fyn_sessions *s, void (*visit)(struct fyn_session *session, void *arg), void *arg)
+{
+	struct fyn_session *session, *tmp;
+	HASH_ITER(by_client, s->by_client, session, tmp) {
+		visit(session, arg);
+	}
+}

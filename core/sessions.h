@@ -6,6 +6,10 @@
  * takeover does not clear the presence of the connection that took over.
  * Each session caches read decisions for delivered topics; the cache is
  * dropped when the ACL generation changes.
+ *
+ * Owned by the broker thread alone (the hub's struct fyn_hub holds the
+ * table); work for other threads gets copies (fyn_session_identity_json).
+ * Callers use these functions, never the hash handles.
  */
 #ifndef FYNSYNC_SESSIONS_H
 #define FYNSYNC_SESSIONS_H
@@ -65,6 +69,10 @@ struct fyn_session *fyn_sessions_find_by_id(struct fyn_sessions *s, const char *
 bool fyn_session_is_current(struct fyn_sessions *s, const struct fyn_session *session);
 void fyn_sessions_remove(struct fyn_sessions *s, struct fyn_session *session);
 void fyn_sessions_clear(struct fyn_sessions *s);
+size_t fyn_sessions_count(const struct fyn_sessions *s);
+/* Calls visit for every session; visit may remove the session it is given
+ * (and only that one). */
+void fyn_sessions_each(struct fyn_sessions *s, void (*visit)(struct fyn_session *session, void *arg), void *arg);
 
 /* The identity as JSON {sub, role, client_id, restaurants}, for work on
  * another thread that must check the ACL for this client. NULL on OOM. */

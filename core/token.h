@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "acl.h"   /* enum fyn_role */
+
 /* Limits of the contract as implemented here. */
 #define FYN_TOKEN_MAX_BYTES 8192          /* longer tokens are refused unread */
 #define FYN_TOKEN_MAX_RESTAURANTS 256     /* entries of the restaurants claim */
@@ -22,14 +24,6 @@
 #define FYN_HS256_MIN_SECRET_BYTES 32     /* shortest accepted HS256 secret */
 #define FYN_TOKEN_MAX_KEY_BYTES 65536     /* largest accepted key file */
 #define FYN_TOKEN_MAX_LEEWAY_S 3600       /* largest accepted clock-skew leeway */
-
-enum fyn_role {
-	FYN_ROLE_PLATFORM_OWNER,
-	FYN_ROLE_RESTAURANT_OWNER,
-	FYN_ROLE_MANAGER,
-	FYN_ROLE_STAFF,
-	FYN_ROLE_KITCHEN,
-};
 
 enum fyn_token_alg { FYN_ALG_HS256, FYN_ALG_RS256, FYN_ALG_ES256 };
 
@@ -86,7 +80,5 @@ bool fyn_claims_has_restaurant(const struct fyn_claims *claims, const char *rid)
 bool fyn_client_id_is_valid(const char *client_id);       /* [A-Za-z0-9._-]{1,64} */
 bool fyn_restaurant_id_is_valid(const char *rid);         /* [A-Za-z0-9_-]{1,64}, never "platform" */
 bool fyn_sub_is_valid(const char *sub);                   /* 1..FYN_SUB_MAX_BYTES, no control chars */
-const char *fyn_role_name(enum fyn_role role);            /* "unknown" for an invalid value */
-int fyn_role_parse(const char *name, enum fyn_role *out);  /* 0 or -1 */
 
 #endif

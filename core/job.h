@@ -22,6 +22,10 @@ struct fyn_job {
 	int attempts;           /* append calls that may have reached the store */
 };
 
+/* How serious a log line from another thread is; the broker thread writes
+ * it through mosquitto's log at the matching level. */
+enum fyn_log_level { FYN_LOG_NOTICE, FYN_LOG_WARNING, FYN_LOG_ERR };
+
 struct fyn_outgoing {
 	char *client_id;        /* NULL: to every subscriber */
 	char *owner_sub;        /* with client_id: dropped unless that client is still this sub */
@@ -34,7 +38,7 @@ struct fyn_completion {
 	struct fyn_outgoing *messages;
 	size_t message_count;
 	size_t message_capacity;
-	int log_level;          /* MOSQ_LOG_* value, used when log_text is set */
+	enum fyn_log_level log_level;   /* used when log_text is set */
 	char *log_text;
 	void (*after_publish)(void *arg);   /* optional: told once the broker has published */
 	void *after_publish_arg;
@@ -56,10 +60,5 @@ void fyn_completion_free(struct fyn_completion *c);
 
 /* The unavailable answer for a job the store could not take in time. */
 int fyn_completion_add_unavailable(struct fyn_completion *c, const struct fyn_job *job, const char *reason);
-
-char *fyn_client_topic(const char *client_id, const char *kind);   /* fynlo/v1/client/{cid}/{kind} */
-
-/* The compact text of doc, which it consumes (NULL in, or OOM: NULL out). */
-char *fyn_json_text(json_t *doc);
 
 #endif

@@ -1,0 +1,79 @@
+/*
+ * publish.c: the one file that publishes to clients on the hub's behalf:
+ * replies to one client, and the completions the writer and reader threads
+ * hand over through the outbox. Broker thread only.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+
+#include "ack.h"
+#include "hub.h"
+#include "topics.h"
+
+void fyn_hub_send(const char *client_id, const char *kind, char *payload)
+{
+	char *topic = fyn_client_topic(client_id, kind);
+	if (topic && payload) {
+		mosquitto_broker_publish_copy(client_id, topic, (int)strlen(payload), payload, 1, false, NULL);
+	}
+	free(topic);
+	free(payload);
+}
+
+void fyn_hub_reject(const char *client_id, const char *id, const char *code, const char *reason)
+{
+	fyn_hub_send(client_id, "ack", fyn_ack_rejected(id, code, reason));
+}
+
+static int mosquitto_level(enum fyn_log_level level)
+{
+	switch (level) {
+	case FYN_LOG_NOTICE: return MOSQ_LOG_NOTICE;
+	case FYN_LOG_WARNING: return MOSQ_LOG_WARNING;
+	case FYN_LOG_ERR: return MOSQ_LOG_ERR;
+	}
+	return MOSQ_LOG_ERR;
+}
+
+/* A reply is for the user who asked: if the client id is now someone
+ * else's connection (or nobody's), it is dropped. */
+static bool recipient_is_current(struct fyn_hub *hub, const struct fyn_outgoing *m)
+{
+	const struct fyn_session *session;
+	if (!m->client_id || !m->owner_sub) {
+		return true;
+	}
+	session = fyn_sessions_find_by_id(&hub->sessions, m->client_id);
+	return session && strcmp(session->claims.sub, m->owner_sub) == 0;
+}
+
+static void publish_completion(struct fyn_hub *hub, const struct fyn_completion *c)
+{
+	if (c->log_text) {
+		mosquitto_log_printf(mosquitto_level(c->log_level), "%s", c->log_text);
+	}
+	for (size_t i = 0; i < c->message_count; i++) {
+		const struct fyn_outgoing *m = &c->messages[i];
+		if (recipient_is_current(hub, m)) {
+			mosquitto_broker_publish_copy(m->client_id, m->topic, (int)strlen(m->payload),
+					m->payload, 1, false, NULL);
+		}
+	}
+	if (c->after_publish) {
+		c->after_publish(c->after_publish_arg);
+	}
+}
+
+void fyn_hub_drain_completions(struct fyn_hub *hub)
+{
+	struct fyn_completion *c = fyn_outbox_take(hub->outbox);
+	while (c) {
+		struct fyn_completion *next = c->next;
+		publish_completion(hub, c);
+		fyn_completion_free(c);
+		c = next;
+	}
+}
