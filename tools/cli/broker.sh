@@ -29,10 +29,18 @@ render_config() {
 	printf '%s\n' "$text" > "$CONFIG"
 }
 
+# The pid of our broker: the pid file names a live (not zombie) process
+# running mosquitto with our config. A broker killed with -9 stays a zombie
+# until its parent reaps it (forever under a PID 1 that does not reap), and
+# a pid can be reused: neither is a running broker.
 broker_pid() {
-	local pid
+	local pid state
 	pid=$(cat "$PID_FILE" 2>/dev/null) || return 1
-	kill -0 "$pid" 2>/dev/null && echo "$pid"
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	state=$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$pid/stat" 2>/dev/null) || return 1
+	[[ $state != [ZX] ]] || return 1
+	[[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == "$MOSQUITTO -c $CONFIG " ]] || return 1
+	echo "$pid"
 }
 
 broker_start() {
@@ -63,8 +71,8 @@ broker_stop() {
 	local pid i
 	if pid=$(broker_pid); then
 		kill "$pid" 2>/dev/null || true
-		for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$pid" 2>/dev/null
+		for i in $(seq 1 50); do broker_pid >/dev/null || break; sleep 0.1; done
+		broker_pid >/dev/null && kill -9 "$pid" 2>/dev/null
 	fi
 	rm -f "$PID_FILE"
 }
