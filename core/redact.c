@@ -71,10 +71,10 @@ long long fyn_event_text_seq(const void *text, size_t len)
 	const size_t prefix = sizeof(SEQ_PREFIX) - 1;
 	const char *bytes = text;
 	long long seq = 0;
-	size_t i;
 	json_t *doc;
 
 	if (len > prefix && memcmp(bytes, SEQ_PREFIX, prefix) == 0) {
+		size_t i;
 		for (i = prefix; i < len && i < prefix + 19 && bytes[i] >= '0' && bytes[i] <= '9'; i++) {
 			seq = seq * 10 + (bytes[i] - '0');
 		}

@@ -6,7 +6,9 @@
  * interrupts epoll_wait (EINTR), the loop runs MOSQ_EVT_TICK, and the plugin
  * publishes what the writer finished, so a confirmed event does not wait for
  * the next 100 ms tick. A wake that arrives just before epoll_wait is lost;
- * the writer re-wakes every 2 ms while completions are undrained.
+ * the outbox's waker thread (outbox.c) re-wakes every 2 ms while completions
+ * are undrained. The signal handler is process-wide: init and cleanup run
+ * on the broker thread at plugin init and cleanup.
  */
 #ifndef FYNSYNC_WAKE_H
 #define FYNSYNC_WAKE_H

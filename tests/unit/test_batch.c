@@ -1,6 +1,6 @@
 /*
  * test_batch.c: the batching logic between the writer thread and the store
- * (plugin/batch.c, plugin/redact.c): the batch sent to fynsync_append, and
+ * (core/batch.c, core/redact.c): the batch sent to fynsync_append, and
  * how its answer becomes exactly one ack per job plus one publish per view.
  */
 #include <setjmp.h>

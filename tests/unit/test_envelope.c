@@ -1,5 +1,5 @@
 /*
- * test_envelope.c: what a submission must look like (plugin/envelope.c):
+ * test_envelope.c: what a submission must look like (core/envelope.c):
  * topic shape, size, strict JSON, every field's type, the topic/event_type
  * agreement, and the ack payloads.
  */

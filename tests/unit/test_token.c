@@ -1,5 +1,5 @@
 /*
- * test_token.c: unit tests for plugin/token.c, the JWT verification behind
+ * test_token.c: unit tests for core/token.c, the JWT verification behind
  * CONNECT. The heart is a table of forged, broken and valid tokens built here
  * at run time: RSA and EC key pairs come from OpenSSL, tokens are signed with
  * libjwt or assembled by hand (raw header JSON, HMAC-SHA256, empty signature),
