@@ -37,6 +37,7 @@ fynsync is up with the demo restaurant '$RID' and two simulated tills.
 
   MQTT (TCP):        mqtt://$host:$MQTT_PORT
   MQTT (WebSocket):  ws://$host:$WS_PORT   (subprotocol mqtt)
+  MQTT over TLS:     mqtts://$host:$FYNSYNC_MQTTS_PORT  wss://$host:$FYNSYNC_WSS_PORT   (CA: $VAR/tls/ca.crt)
   logs:              $VAR/log/
 
 Tokens (valid 24 h; the MQTT password; the username, if sent, must equal the sub):

@@ -13,6 +13,7 @@ import queue
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import tempfile
@@ -256,9 +257,11 @@ class Broker:
 
 
 class Client:
-    """A paho MQTT client that collects every message into a queue."""
+    """A paho MQTT client that collects every message into a queue. With
+    ca_certs it speaks TLS and verifies the broker's certificate against
+    that CA file (and its name, 127.0.0.1)."""
 
-    def __init__(self, port, client_id, version=5, clean=True, transport="tcp"):
+    def __init__(self, port, client_id, version=5, clean=True, transport="tcp", ca_certs=None):
         self.port = port
         self.client_id = client_id
         self.version = version
@@ -266,6 +269,8 @@ class Client:
         protocol = mqtt.MQTTv5 if version == 5 else mqtt.MQTTv311
         kwargs = {"clean_session": clean} if version != 5 else {}
         self.mqtt = mqtt.Client(client_id=client_id, protocol=protocol, transport=transport, **kwargs)
+        if ca_certs:
+            self.mqtt.tls_set_context(ssl.create_default_context(cafile=ca_certs))
         self.messages = queue.Queue()
         self.connack = queue.Queue()
         self.disconnects = queue.Queue()

@@ -1,5 +1,10 @@
-"""`./fynsync start`, `status` and `stop` as an operator runs them, in a var
-directory of their own (FYNSYNC_VAR) on free ports.
+"""`./fynsync start`, `status`, `stop` and `certs` as an operator runs them,
+in a var directory of their own (FYNSYNC_VAR) on free ports.
+
+Issue 11, TLS: the hub started from mosquitto.conf serves MQTT and MQTT over
+WebSocket over TLS with the certificate `certs` made; a client that verifies
+against that CA connects and submits, one with another CA is refused, and a
+renewed certificate is served after a SIGHUP.
 
 Issue 11, defect 6: a broker killed with -9 stays a zombie until its parent
 reaps it (forever under a PID 1 that does not reap); `start` then said
@@ -10,12 +15,14 @@ import ctypes
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import time
 
+import jwt
 import pytest
 
-from harness import DEFAULT_ACL, PLUGIN, SOURCE_DIR, free_port, service_dir
+from harness import DEFAULT_ACL, PLUGIN, SOURCE_DIR, Client, event, free_port, service_dir
 
 FYNSYNC = os.path.join(SOURCE_DIR, "fynsync")
 PR_SET_CHILD_SUBREAPER = 36
@@ -45,7 +52,9 @@ class Hub:
             os.chmod(dst, 0o644)
         self.env = dict(os.environ, FYNSYNC_VAR=self.var, FYNSYNC_PLUGIN=plugin, FYNSYNC_ACL_FILE=acl,
                         FYNSYNC_MQTT_PORT=str(free_port()), FYNSYNC_WS_PORT=str(free_port()),
+                        FYNSYNC_MQTTS_PORT=str(free_port()), FYNSYNC_WSS_PORT=str(free_port()),
                         FYNSYNC_PG_PORT=str(free_port()))
+        self.ca = os.path.join(self.var, "tls", "ca.crt")
 
     def run(self, *args):
         return subprocess.run([FYNSYNC, *args], env=self.env, capture_output=True, text=True, timeout=120)
@@ -53,6 +62,25 @@ class Hub:
     def broker_pid(self):
         with open(os.path.join(self.var, "mosquitto.pid")) as f:
             return int(f.read())
+
+    def token(self, sub="tls-till", role="staff", restaurants=("r1",)):
+        with open(os.path.join(self.var, "jwt.secret")) as f:
+            secret = f.read()
+        now = int(time.time())
+        return jwt.encode({"sub": sub, "role": role, "restaurants": list(restaurants),
+                           "iat": now, "exp": now + 600}, secret, algorithm="HS256")
+
+    def tls_client(self, port_variable, transport, ca):
+        c = Client(int(self.env[port_variable]), f"tls-{transport}-{port_variable[8:-5].lower()}",
+                   transport=transport, ca_certs=ca)
+        c.connect("tls-till", self.token())
+        return c
+
+    def running(self):
+        """The broker's pid, started first unless it runs."""
+        if self.run("status").returncode != 0:
+            return self.start_ok()
+        return self.broker_pid()
 
     def start_ok(self):
         done = self.run("start")
@@ -119,3 +147,56 @@ def test_a_pid_file_naming_another_process_is_not_a_broker(hub):
     finally:
         other.kill()
         other.wait()
+
+
+TLS_LISTENERS = [("FYNSYNC_MQTTS_PORT", "tcp"), ("FYNSYNC_WSS_PORT", "websockets")]
+
+
+@pytest.mark.parametrize("port_variable,transport", TLS_LISTENERS)
+def test_tls_listener_verified_with_the_local_ca(hub, port_variable, transport):
+    hub.running()
+    till = hub.tls_client(port_variable, transport, hub.ca)
+    try:
+        ack = till.submit("r1", event())
+        assert ack["status"] == "accepted", ack
+    finally:
+        till.close()
+
+
+@pytest.fixture(scope="module")
+def other_ca():
+    """The CA of another `./fynsync certs`: it signed nothing the hub serves."""
+    other = service_dir("fynsync-cli-other-")
+    done = subprocess.run([FYNSYNC, "certs"], env=dict(os.environ, FYNSYNC_VAR=other),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    yield os.path.join(other, "tls", "ca.crt")
+    shutil.rmtree(other, ignore_errors=True)
+
+
+@pytest.mark.parametrize("port_variable,transport", TLS_LISTENERS)
+def test_tls_listener_refused_with_another_ca(hub, other_ca, port_variable, transport):
+    hub.running()
+    with pytest.raises(ssl.SSLCertVerificationError):
+        hub.tls_client(port_variable, transport, other_ca)
+
+
+def test_renewed_certificate_served_after_sighup(hub, other_ca):
+    broker = hub.running()
+    old_ca = os.path.join(hub.var, "old-ca.crt")
+    shutil.copyfile(hub.ca, old_ca)
+    done = hub.run("certs", "--force")
+    assert done.returncode == 0, done.stderr
+    os.kill(broker, signal.SIGHUP)
+    deadline = time.time() + 5
+    for port_variable, transport in TLS_LISTENERS:
+        while True:   # the reload happens in the broker's next loop
+            try:
+                hub.tls_client(port_variable, transport, hub.ca).close()
+                break
+            except ssl.SSLCertVerificationError:
+                assert time.time() < deadline, f"{port_variable}: still the old certificate after SIGHUP"
+                time.sleep(0.1)
+        with pytest.raises(ssl.SSLCertVerificationError):
+            hub.tls_client(port_variable, transport, old_ca)
+    assert hub.broker_pid() == broker

@@ -14,8 +14,10 @@ CONFIG="$VAR/mosquitto.conf"
 PID_FILE="$VAR/mosquitto.pid"
 LOG="$VAR/log/mosquitto.log"
 MOSQUITTO=/usr/sbin/mosquitto
-PLACEHOLDERS=(FYNSYNC_MQTT_PORT FYNSYNC_WS_PORT FYNSYNC_PG_PORT FYNSYNC_VAR
-	FYNSYNC_PLUGIN FYNSYNC_JWT_SECRET_FILE FYNSYNC_ACL_FILE)
+PLACEHOLDERS=(FYNSYNC_MQTT_PORT FYNSYNC_WS_PORT FYNSYNC_MQTTS_PORT FYNSYNC_WSS_PORT
+	FYNSYNC_PG_PORT FYNSYNC_VAR FYNSYNC_PLUGIN FYNSYNC_JWT_SECRET_FILE FYNSYNC_ACL_FILE
+	FYNSYNC_TLS_CERT FYNSYNC_TLS_KEY)
+PORTS=(FYNSYNC_MQTT_PORT FYNSYNC_WS_PORT FYNSYNC_MQTTS_PORT FYNSYNC_WSS_PORT)
 
 # mosquitto.conf with every ${NAME} of PLACEHOLDERS replaced by its value.
 render_config() {
@@ -43,13 +45,32 @@ broker_pid() {
 	echo "$pid"
 }
 
+# The TLS listeners need a certificate: the local one of `certs` unless
+# FYNSYNC_TLS_CERT/KEY name others, which must exist.
+ensure_tls() {
+	if [ "$FYNSYNC_TLS_CERT" = "$VAR/tls/server.crt" ] && [ ! -s "$FYNSYNC_TLS_CERT" ]; then
+		"$CLI/certs.sh"
+	fi
+	[ -s "$FYNSYNC_TLS_CERT" ] || die "FYNSYNC_TLS_CERT: no certificate at $FYNSYNC_TLS_CERT"
+	as_service_user test -r "$FYNSYNC_TLS_KEY" || die "FYNSYNC_TLS_KEY: the service user '$RUN_USER' cannot read $FYNSYNC_TLS_KEY"
+}
+
+# mosquitto opens its listeners one by one after loading the plugin.
+all_listening() {
+	local name
+	for name in "${PORTS[@]}"; do port_open "${!name}" || return 1; done
+}
+
 broker_start() {
-	local pid i
+	local pid i name
 	if pid=$(broker_pid); then say "broker already running (pid $pid)"; return 0; fi
 	[ -f "$FYNSYNC_PLUGIN" ] || die "not built yet: run ./fynsync build (or ./fynsync up)"
-	port_open "$FYNSYNC_MQTT_PORT" && die "port $FYNSYNC_MQTT_PORT is taken by another program; set FYNSYNC_MQTT_PORT"
+	for name in "${PORTS[@]}"; do
+		port_open "${!name}" && die "port ${!name} is taken by another program; set $name"
+	done
 	mkdir -p "$VAR/log"
 	ensure_jwt_secret
+	ensure_tls
 	render_config
 	: > "$LOG"
 	own_for_service "$VAR/log"
@@ -60,11 +81,11 @@ broker_start() {
 	(cd "$VAR"; "${drop[@]}" setsid "$MOSQUITTO" -c "$CONFIG" >>"$LOG" 2>&1 </dev/null & echo $! > "$PID_FILE")
 	for i in $(seq 1 100); do
 		broker_pid >/dev/null || { tail -n 20 "$LOG" >&2; die "the broker exited while starting (log above, $LOG)"; }
-		port_open "$FYNSYNC_MQTT_PORT" && grep -q "fynsync: ready" "$LOG" && return 0
+		grep -q "fynsync: ready" "$LOG" && all_listening && return 0
 		sleep 0.1
 	done
 	tail -n 20 "$LOG" >&2
-	die "the broker did not accept connections on port $FYNSYNC_MQTT_PORT within 10 s"
+	die "the broker did not accept connections on every port (${PORTS[*]}) within 10 s"
 }
 
 broker_stop() {
@@ -80,7 +101,7 @@ broker_stop() {
 broker_status() {
 	local pid
 	if pid=$(broker_pid); then
-		say "broker: running (pid $pid), mqtt $FYNSYNC_MQTT_PORT, ws $FYNSYNC_WS_PORT"
+		say "broker: running (pid $pid), mqtt $FYNSYNC_MQTT_PORT, ws $FYNSYNC_WS_PORT, mqtts $FYNSYNC_MQTTS_PORT, wss $FYNSYNC_WSS_PORT"
 	else
 		say "broker: stopped"
 		return 3
