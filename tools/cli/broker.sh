@@ -89,10 +89,10 @@ broker_start() {
 }
 
 broker_stop() {
-	local pid i
+	local pid
 	if pid=$(broker_pid); then
 		kill "$pid" 2>/dev/null || true
-		for i in $(seq 1 50); do broker_pid >/dev/null || break; sleep 0.1; done
+		for _ in $(seq 1 50); do broker_pid >/dev/null || break; sleep 0.1; done
 		broker_pid >/dev/null && kill -9 "$pid" 2>/dev/null
 	fi
 	rm -f "$PID_FILE"

@@ -11,7 +11,8 @@ PG_BIN="/usr/lib/postgresql/15/bin"
 CLI="$ROOT/tools/cli"
 
 # The settings, exported so every script and tool below sees the same ones.
-export FYNSYNC_VAR="$(realpath -m "${FYNSYNC_VAR:-$ROOT/var}")"
+FYNSYNC_VAR="$(realpath -m "${FYNSYNC_VAR:-$ROOT/var}")"
+export FYNSYNC_VAR
 export FYNSYNC_MQTT_PORT="${FYNSYNC_MQTT_PORT:-1883}"
 export FYNSYNC_WS_PORT="${FYNSYNC_WS_PORT:-8080}"
 export FYNSYNC_MQTTS_PORT="${FYNSYNC_MQTTS_PORT:-8883}"
