@@ -1,24 +1,37 @@
 #!/usr/bin/env bash
-# The demo part of `./fynsync up`: starts simulated tills for the demo
-# restaurant and prints where to connect and with which tokens.
-# usage: tools/demo.sh ROOT MQTT_PORT WS_PORT
+# The demo part of `./fynsync up` and `stop`: starts simulated tills for the
+# demo restaurant and prints where to connect and with which tokens; stops
+# the tills.
+# usage: tools/demo.sh start|stop
 set -euo pipefail
-ROOT="$1"; MQTT_PORT="$2"; WS_PORT="$3"
-VAR="$ROOT/var"
+source "$(dirname "${BASH_SOURCE[0]}")/cli/common.sh"
+MQTT_PORT="$FYNSYNC_MQTT_PORT"; WS_PORT="$FYNSYNC_WS_PORT"
 RID="demo-bistro"
 token() { "$ROOT/fynsync" token --ttl 86400 "$@"; }
 
-if ! { pid=$(cat "$VAR/tills.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null; }; then
+stop_tills() {
+	local pid
+	pid=$(cat "$VAR/tills.pid" 2>/dev/null) || return 0
+	kill "$pid" 2>/dev/null || true
+	rm -f "$VAR/tills.pid"
+}
+
+start_tills() {
+	local pid
+	{ pid=$(cat "$VAR/tills.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null; } && return 0
 	# Tills log in as managers: the demo sets up the menu and stock first.
 	# Tokens go through the environment, not the command line (ps shows that).
 	FYNSYNC_TILL_TOKENS="$(token --role manager --restaurant "$RID" --sub demo-till-1) $(token --role manager --restaurant "$RID" --sub demo-till-2)" \
 		setsid /usr/bin/python3 "$ROOT/tools/simulate_tills.py" "$MQTT_PORT" \
 		>>"$VAR/log/tills.log" 2>&1 </dev/null &
 	echo $! > "$VAR/tills.pid"
-fi
+}
 
-host=$(hostname -I 2>/dev/null | awk '{print $1}'); host=${host:-127.0.0.1}
-cat <<INFO
+print_info() {
+	local host
+	host=$(hostname -I 2>/dev/null | awk '{print $1}') || true
+	host=${host:-127.0.0.1}
+	cat <<INFO
 
 fynsync is up with the demo restaurant '$RID' and two simulated tills.
 
@@ -37,3 +50,10 @@ Watch the restaurant live (as its owner):
 
 Stop everything with: ./fynsync stop
 INFO
+}
+
+case "${1:-}" in
+	start) start_tills; print_info ;;
+	stop) stop_tills ;;
+	*) echo "usage: tools/demo.sh start|stop" >&2; exit 2 ;;
+esac

@@ -3,7 +3,8 @@ a mosquitto broker with the fynsync plugin, token minting and MQTT clients.
 
 Everything runs on free loopback ports found at run time and is stopped by
 the fixtures. As root, PostgreSQL and mosquitto run as the unprivileged
-`fynsync` user (PostgreSQL refuses root)."""
+`fynsync` user (PostgreSQL refuses root); PostgreSQL through
+tools/cli/pg.sh, as `./fynsync start` runs it."""
 
 import json
 import os
@@ -25,6 +26,7 @@ import psycopg2
 SOURCE_DIR = os.environ.get("FYNSYNC_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 PLUGIN = os.environ.get("FYNSYNC_PLUGIN", os.path.join(SOURCE_DIR, "build", "plugin", "fynsync.so"))
 PG_BIN = "/usr/lib/postgresql/15/bin"
+PG_SH = os.path.join(SOURCE_DIR, "tools", "cli", "pg.sh")
 SERVICE_USER = "fynsync"
 DEFAULT_ACL = os.path.join(SOURCE_DIR, "acl", "fynsync.acl")
 # FYNSYNC_VALGRIND=1 runs every broker under memcheck; errors (including
@@ -56,10 +58,6 @@ def _ensure_service_user():
                         "--shell", "/usr/sbin/nologin", SERVICE_USER], check=True)
 
 
-def _as_service_user(argv):
-    return ["runuser", "-u", SERVICE_USER, "--"] + argv if _is_root() else argv
-
-
 def _chown(path):
     if _is_root():
         shutil.chown(path, SERVICE_USER, SERVICE_USER)
@@ -79,36 +77,35 @@ def _wait_port(port, timeout, alive=lambda: True):
 
 
 class Postgres:
-    """A private PostgreSQL cluster in a temporary directory."""
+    """A private PostgreSQL cluster in a temporary directory, run by
+    tools/cli/pg.sh (the hub's own cluster helper). settings are the server
+    settings of every start; a subclass may change them."""
+
+    settings = {"fsync": "off", "max_connections": "50", "shared_buffers": "64MB"}
 
     def __init__(self):
-        _ensure_service_user()
         self.dir = tempfile.mkdtemp(prefix="fynsync-pg-")
         os.chmod(self.dir, 0o755)
-        _chown(self.dir)
         self.data = os.path.join(self.dir, "data")
-        self.port = free_port()
-        subprocess.run(_as_service_user([PG_BIN + "/initdb", "-D", self.data, "-U", "fynsync",
-                                         "--auth=trust", "-E", "UTF8"]),
-                       check=True, stdout=subprocess.DEVNULL)
-        self.start()
-        subprocess.run(_as_service_user([PG_BIN + "/createdb", "-h", "127.0.0.1", "-p", str(self.port),
-                                         "-U", "fynsync", "fynsync"]), check=True)
+        self.port = int(self._pg("up", "auto", "fynsync", *self._settings()))
+
+    def _settings(self):
+        return [f"{k}={v}" for k, v in self.settings.items()]
+
+    def _pg(self, command, *args, check=True):
+        done = subprocess.run([PG_SH, command, self.dir, *args], check=check,
+                              stdout=subprocess.PIPE, text=True)
+        return done.stdout.strip()
 
     @property
     def conninfo(self):
         return f"host=127.0.0.1 port={self.port} dbname=fynsync user=fynsync"
 
     def start(self):
-        subprocess.run(_as_service_user([
-            PG_BIN + "/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "postgres.log"), "-w", "-t", "60",
-            "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                  f"-c max_connections=50 -c shared_buffers=64MB",
-            "start"]), check=True, stdout=subprocess.DEVNULL)
+        self._pg("start", str(self.port), *self._settings())
 
     def stop(self, mode="fast"):
-        subprocess.run(_as_service_user([PG_BIN + "/pg_ctl", "-D", self.data, "-m", mode, "-w", "stop"]),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._pg("stop", mode, check=False)
 
     def connect(self):
         conn = psycopg2.connect(self.conninfo)

@@ -84,12 +84,6 @@ class BenchPostgres(harness.Postgres):
         self.settings = settings
         super().__init__()
 
-    def start(self):
-        opts = f"-p {self.port} -k {self.dir} " + " ".join(f"-c {k}={v}" for k, v in self.settings.items())
-        subprocess.run(harness._as_service_user([
-            harness.PG_BIN + "/pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "postgres.log"),
-            "-w", "-t", "60", "-o", opts, "start"]), check=True, stdout=subprocess.DEVNULL)
-
     def postmaster_pid(self):
         try:
             with open(os.path.join(self.data, "postmaster.pid")) as f:

@@ -1,0 +1,70 @@
+# tools/cli/common.sh: what the fynsync CLI scripts share; sourced, not run.
+# The checkout's paths, the FYNSYNC_* settings with their defaults (the same
+# names are the placeholders of mosquitto.conf), messages, and running things
+# as the unprivileged service user (PostgreSQL refuses root).
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BUILD="$ROOT/build"
+RUN_USER="fynsync"
+PG_BIN="/usr/lib/postgresql/15/bin"
+CLI="$ROOT/tools/cli"
+
+# The settings, exported so every script and tool below sees the same ones.
+export FYNSYNC_VAR="$(realpath -m "${FYNSYNC_VAR:-$ROOT/var}")"
+export FYNSYNC_MQTT_PORT="${FYNSYNC_MQTT_PORT:-1883}"
+export FYNSYNC_WS_PORT="${FYNSYNC_WS_PORT:-8080}"
+export FYNSYNC_PG_PORT="${FYNSYNC_PG_PORT:-54329}"
+export FYNSYNC_JWT_SECRET_FILE="${FYNSYNC_JWT_SECRET_FILE:-$FYNSYNC_VAR/jwt.secret}"
+export FYNSYNC_PLUGIN="${FYNSYNC_PLUGIN:-$BUILD/plugin/fynsync.so}"
+export FYNSYNC_ACL_FILE="${FYNSYNC_ACL_FILE:-$ROOT/acl/fynsync.acl}"
+VAR="$FYNSYNC_VAR"
+
+say() { printf 'fynsync: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+ensure_run_user() {
+	is_root || return 0
+	id "$RUN_USER" >/dev/null 2>&1 && return 0
+	useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin "$RUN_USER"
+}
+
+# Runs a command as the service user when we are root, else as ourselves.
+as_service_user() {
+	if is_root; then
+		runuser -u "$RUN_USER" -- "$@"
+	else
+		"$@"
+	fi
+}
+
+own_for_service() {
+	is_root && chown -R "$RUN_USER:" "$@"
+	return 0
+}
+
+# Fails with what to do when the service user cannot reach path.
+check_service_reach() {
+	as_service_user test -x "$1" || die "the service user '$RUN_USER' cannot reach $1; put it where it can (e.g. not under a 0700 home directory)"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# build_into DIR [cmake args]: configures and builds the checkout into DIR.
+build_into() {
+	local dir="$1"; shift
+	cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+	cmake --build "$dir" -j "$(nproc)" >/dev/null
+}
+
+# The HS256 secret the broker verifies and `token` signs with.
+ensure_jwt_secret() {
+	if [ ! -s "$FYNSYNC_JWT_SECRET_FILE" ]; then
+		mkdir -p "$(dirname "$FYNSYNC_JWT_SECRET_FILE")"
+		(umask 077; head -c 48 /dev/urandom | base64 -w0 > "$FYNSYNC_JWT_SECRET_FILE")
+		say "created JWT secret $FYNSYNC_JWT_SECRET_FILE"
+	fi
+	own_for_service "$FYNSYNC_JWT_SECRET_FILE"
+}
