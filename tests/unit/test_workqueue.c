@@ -50,6 +50,8 @@ static void fifo_order_and_bound(void **state)
 	assert_int_equal(fyn_workqueue_wait_take(&q, out, 2), 2);      /* a batch of at most 2 */
 	assert_int_equal(((struct item *)out[0])->value, 1);
 	assert_int_equal(((struct item *)out[1])->value, 2);
+	free(out[0]);
+	free(out[1]);
 	assert_int_equal(fyn_workqueue_push(&q, &extra->work), 0);
 	assert_int_equal(fyn_workqueue_wait_take(&q, out, 8), 2);
 	assert_int_equal(((struct item *)out[0])->value, 3);
