@@ -12,8 +12,14 @@
 #include <jansson.h>
 #include <stddef.h>
 
+/* The link by which a job, a completion or a read request waits in a
+ * queue (workers/workqueue.h); always an item's first member. */
+struct fyn_work {
+	struct fyn_work *next;
+};
+
 struct fyn_job {
-	struct fyn_job *next;
+	struct fyn_work work;   /* first: the writer's queue links jobs by it */
 	char *client_id;        /* who gets the ack */
 	char *sub;              /* ... as long as that client id is still this user's connection */
 	char id[80];            /* the submitted event id, for the ack */
@@ -34,7 +40,7 @@ struct fyn_outgoing {
 };
 
 struct fyn_completion {
-	struct fyn_completion *next;
+	struct fyn_work work;   /* first: the outbox links completions by it */
 	struct fyn_outgoing *messages;
 	size_t message_count;
 	size_t message_capacity;

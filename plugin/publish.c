@@ -71,7 +71,7 @@ void fyn_hub_drain_completions(struct fyn_hub *hub)
 {
 	struct fyn_completion *c = fyn_outbox_take(hub->outbox);
 	while (c) {
-		struct fyn_completion *next = c->next;
+		struct fyn_completion *next = (struct fyn_completion *)c->work.next;
 		publish_completion(hub, c);
 		fyn_completion_free(c);
 		c = next;

@@ -27,7 +27,7 @@ static void answer_expired_jobs(struct fyn_hub *hub, long long now_ms)
 {
 	struct fyn_job *job = fyn_pipeline_take_expired(hub->pipeline, now_ms);
 	while (job) {
-		struct fyn_job *next = job->next;
+		struct fyn_job *next = (struct fyn_job *)job->work.next;
 		fyn_hub_reject(job->client_id, job->id, "unavailable",
 				"the event store did not take the event in time; retry with backoff");
 		fyn_job_free(job);

@@ -3,42 +3,31 @@
  */
 #include "outbox.h"
 
-#include "clock.h"
-
-#include <pthread.h>
-#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "workqueue.h"
 
 #define REWAKE_INTERVAL_MS 2
 
 struct fyn_outbox {
-	pthread_mutex_t lock;
-	pthread_cond_t pushed;
+	struct fyn_workqueue queue;   /* unbounded: every answer must reach the broker */
 	pthread_t waker;
-	bool stopping;
 	void (*wake_broker)(void);
-	struct fyn_completion *head, *tail;
 };
 
 /* fyn_outbox_push wakes the broker itself; this thread only repeats the
- * wake while something stays untaken 2 ms after it was pushed. */
+ * wake while something stays untaken 2 ms after it was pushed. The pause
+ * is the full interval: pushes during it wake the broker themselves. */
 static void *waker_main(void *arg)
 {
 	struct fyn_outbox *outbox = arg;
-	pthread_mutex_lock(&outbox->lock);
-	while (!outbox->stopping) {
-		if (!outbox->head) {
-			pthread_cond_wait(&outbox->pushed, &outbox->lock);
-			continue;
-		}
-		/* The full interval: pushes during it wake the broker themselves. */
-		fyn_wait_unless_stopping(&outbox->pushed, &outbox->lock, &outbox->stopping, REWAKE_INTERVAL_MS);
-		if (outbox->head && !outbox->stopping) {
+	while (fyn_workqueue_wait_pending(&outbox->queue) && fyn_workqueue_pause(&outbox->queue, REWAKE_INTERVAL_MS)) {
+		if (fyn_workqueue_count(&outbox->queue) > 0) {
 			outbox->wake_broker();
 		}
 	}
-	pthread_mutex_unlock(&outbox->lock);
 	return NULL;
 }
 
@@ -49,24 +38,18 @@ struct fyn_outbox *fyn_outbox_new(void (*wake_broker)(void))
 		return NULL;
 	}
 	outbox->wake_broker = wake_broker;
-	pthread_mutex_init(&outbox->lock, NULL);
-	pthread_cond_init(&outbox->pushed, NULL);
+	fyn_workqueue_init(&outbox->queue, SIZE_MAX);
 	if (pthread_create(&outbox->waker, NULL, waker_main, outbox) != 0) {
-		pthread_cond_destroy(&outbox->pushed);
-		pthread_mutex_destroy(&outbox->lock);
+		fyn_workqueue_destroy(&outbox->queue, NULL);
 		free(outbox);
 		return NULL;
 	}
 	return outbox;
 }
 
-static void free_list(struct fyn_completion *c)
+static void free_completion(struct fyn_work *item)
 {
-	while (c) {
-		struct fyn_completion *next = c->next;
-		fyn_completion_free(c);
-		c = next;
-	}
+	fyn_completion_free((struct fyn_completion *)item);
 }
 
 void fyn_outbox_free(struct fyn_outbox *outbox)
@@ -74,29 +57,18 @@ void fyn_outbox_free(struct fyn_outbox *outbox)
 	if (!outbox) {
 		return;
 	}
-	pthread_mutex_lock(&outbox->lock);
-	outbox->stopping = true;
-	pthread_cond_broadcast(&outbox->pushed);
-	pthread_mutex_unlock(&outbox->lock);
+	fyn_workqueue_stop(&outbox->queue);
 	pthread_join(outbox->waker, NULL);
-	free_list(outbox->head);
-	pthread_cond_destroy(&outbox->pushed);
-	pthread_mutex_destroy(&outbox->lock);
+	fyn_workqueue_destroy(&outbox->queue, free_completion);
 	free(outbox);
 }
 
 void fyn_outbox_push(struct fyn_outbox *outbox, struct fyn_completion *c)
 {
-	c->next = NULL;
-	pthread_mutex_lock(&outbox->lock);
-	if (outbox->tail) {
-		outbox->tail->next = c;
-	} else {
-		outbox->head = c;
+	if (fyn_workqueue_push(&outbox->queue, &c->work) != 0) {
+		fyn_completion_free(c);   /* only while stopping: nobody would publish it */
+		return;
 	}
-	outbox->tail = c;
-	pthread_cond_signal(&outbox->pushed);
-	pthread_mutex_unlock(&outbox->lock);
 	outbox->wake_broker();
 }
 
@@ -113,10 +85,5 @@ void fyn_outbox_log(struct fyn_outbox *outbox, enum fyn_log_level level, const c
 
 struct fyn_completion *fyn_outbox_take(struct fyn_outbox *outbox)
 {
-	struct fyn_completion *list;
-	pthread_mutex_lock(&outbox->lock);
-	list = outbox->head;
-	outbox->head = outbox->tail = NULL;
-	pthread_mutex_unlock(&outbox->lock);
-	return list;
+	return (struct fyn_completion *)fyn_workqueue_take_all(&outbox->queue);
 }

@@ -21,7 +21,7 @@ void fyn_outbox_free(struct fyn_outbox *outbox);
 void fyn_outbox_push(struct fyn_outbox *outbox, struct fyn_completion *c);
 /* A log line for the broker thread to write through mosquitto's log. */
 void fyn_outbox_log(struct fyn_outbox *outbox, enum fyn_log_level level, const char *text);
-/* Broker thread: everything pushed so far, oldest first. */
+/* Broker thread: everything pushed so far, oldest first, linked by work.next. */
 struct fyn_completion *fyn_outbox_take(struct fyn_outbox *outbox);
 
 #endif

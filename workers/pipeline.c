@@ -1,9 +1,9 @@
 /*
  * pipeline.c: the writer thread (see pipeline.h for the contract).
  *
- * Locking: one mutex guards the job queue, the views pointer and the stats;
- * it is never held across a store call, so the broker thread only ever
- * waits for a few pointer moves. Answers go out through the outbox.
+ * Locking: the job queue has its own lock (workqueue.h); one mutex guards
+ * the views pointer and the stats. Neither is held across a store call, so
+ * the broker thread only ever waits for a few pointer moves. Answers go out through the outbox.
  */
 #include "pipeline.h"
 
@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "store.h"
 #include "topics.h"
+#include "workqueue.h"
 
 #define BACKOFF_FIRST_MS 50
 #define BACKOFF_MAX_MS 1000
@@ -28,11 +29,8 @@ struct fyn_pipeline {
 	char *conninfo;
 	struct fyn_store *store;
 	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t changed;
-	bool stopping;
-	struct fyn_job *jobs_head, *jobs_tail;
-	size_t jobs_count;
+	struct fyn_workqueue jobs;   /* from the broker thread */
+	pthread_mutex_t lock;        /* guards views and stats */
 	struct fyn_outbox *outbox;
 	struct fyn_views *views;
 	struct fyn_pipeline_stats stats;
@@ -168,15 +166,6 @@ static void reject_refused(struct fyn_pipeline *p, struct fyn_job *job, const ch
 	answer_unavailable(p, &job, 1, "the store failed; retry later");
 }
 
-static bool sleep_unless_stopping(struct fyn_pipeline *p, long long ms)
-{
-	bool stopping;
-	pthread_mutex_lock(&p->lock);
-	stopping = fyn_wait_unless_stopping(&p->changed, &p->lock, &p->stopping, ms);
-	pthread_mutex_unlock(&p->lock);
-	return !stopping;
-}
-
 static long long earliest_deadline(struct fyn_job **jobs, size_t count)
 {
 	long long earliest = jobs[0]->deadline_ms;
@@ -259,7 +248,7 @@ static void process_batch(struct fyn_pipeline *p, struct fyn_job **jobs, size_t 
 			process_one_by_one(p, jobs, count);
 			return;
 		}
-		if (remaining <= 0 || !sleep_unless_stopping(p, backoff < remaining ? backoff : remaining)) {
+		if (remaining <= 0 || !fyn_workqueue_pause(&p->jobs, backoff < remaining ? backoff : remaining)) {
 			answer_unavailable(p, jobs, count, "the event store is unavailable; retry with backoff");
 			break;
 		}
@@ -268,58 +257,38 @@ static void process_batch(struct fyn_pipeline *p, struct fyn_job **jobs, size_t 
 	free_jobs(jobs, count);
 }
 
-/* Takes up to max_batch jobs; called with the lock held. */
-static size_t take_batch(struct fyn_pipeline *p, struct fyn_job **jobs)
-{
-	size_t count = 0;
-	while (p->jobs_head && count < p->config.max_batch) {
-		jobs[count] = p->jobs_head;
-		p->jobs_head = p->jobs_head->next;
-		jobs[count++]->next = NULL;
-		p->jobs_count--;
-	}
-	if (!p->jobs_head) {
-		p->jobs_tail = NULL;
-	}
-	return count;
-}
-
-static void wait_for_jobs(struct fyn_pipeline *p)
-{
-	while (!p->stopping && !p->jobs_head) {
-		pthread_cond_wait(&p->changed, &p->lock);
-	}
-}
-
 static void *writer_main(void *arg)
 {
 	struct fyn_pipeline *p = arg;
+	struct fyn_work **taken = calloc(p->config.max_batch, sizeof(struct fyn_work *));
 	struct fyn_job **jobs = calloc(p->config.max_batch, sizeof(struct fyn_job *));
 	char err[512];
+	size_t count;
 
-	if (!jobs) {
+	if (!taken || !jobs) {
 		push_log(p, FYN_LOG_ERR, "fynsync: writer thread out of memory; no events will be stored.");
+		free(taken);
+		free(jobs);
 		return NULL;
 	}
 	/* Connect and migrate now, so the first submission does not pay for it. */
 	if (fyn_store_connect(p->store, err, sizeof(err)) != FYN_STORE_OK) {
 		note_store_down(p, err);
 	}
-	pthread_mutex_lock(&p->lock);
-	for (;;) {
-		size_t count;
-		wait_for_jobs(p);
-		if (p->stopping) {
-			break;
+	while ((count = fyn_workqueue_wait_take(&p->jobs, taken, p->config.max_batch)) > 0) {
+		for (size_t i = 0; i < count; i++) {
+			jobs[i] = (struct fyn_job *)taken[i];
 		}
-		count = take_batch(p, jobs);
-		pthread_mutex_unlock(&p->lock);
 		process_batch(p, jobs, count);
-		pthread_mutex_lock(&p->lock);
 	}
-	pthread_mutex_unlock(&p->lock);
+	free(taken);
 	free(jobs);
 	return NULL;
+}
+
+static void free_job(struct fyn_work *item)
+{
+	fyn_job_free((struct fyn_job *)item);
 }
 
 static void free_pipeline(struct fyn_pipeline *p)
@@ -327,7 +296,7 @@ static void free_pipeline(struct fyn_pipeline *p)
 	fyn_store_free(p->store);
 	fyn_views_unref(p->views);
 	free(p->conninfo);
-	pthread_cond_destroy(&p->changed);
+	fyn_workqueue_destroy(&p->jobs, free_job);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
@@ -343,7 +312,7 @@ struct fyn_pipeline *fyn_pipeline_start(const struct fyn_pipeline_config *config
 	p->config = *config;
 	p->outbox = outbox;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->changed, NULL);
+	fyn_workqueue_init(&p->jobs, config->max_queue);
 	p->views = fyn_views_ref(views);
 	p->conninfo = strdup(config->conninfo);
 	p->store = p->conninfo ? fyn_store_new(p->conninfo) : NULL;
@@ -356,65 +325,29 @@ struct fyn_pipeline *fyn_pipeline_start(const struct fyn_pipeline_config *config
 	return p;
 }
 
-static void free_job_list(struct fyn_job *job)
-{
-	while (job) {
-		struct fyn_job *next = job->next;
-		fyn_job_free(job);
-		job = next;
-	}
-}
-
 void fyn_pipeline_stop(struct fyn_pipeline *p)
 {
 	if (!p) {
 		return;
 	}
-	pthread_mutex_lock(&p->lock);
-	p->stopping = true;
-	pthread_cond_broadcast(&p->changed);
-	pthread_mutex_unlock(&p->lock);
+	fyn_workqueue_stop(&p->jobs);
 	pthread_join(p->thread, NULL);
-	free_job_list(p->jobs_head);
 	free_pipeline(p);
 }
 
 int fyn_pipeline_submit(struct fyn_pipeline *p, struct fyn_job *job)
 {
-	int rc = -1;
-	pthread_mutex_lock(&p->lock);
-	if (p->jobs_count < p->config.max_queue) {
-		job->next = NULL;
-		if (p->jobs_tail) {
-			p->jobs_tail->next = job;
-		} else {
-			p->jobs_head = job;
-		}
-		p->jobs_tail = job;
-		p->jobs_count++;
-		pthread_cond_signal(&p->changed);
-		rc = 0;
-	}
-	pthread_mutex_unlock(&p->lock);
-	return rc;
+	return fyn_workqueue_push(&p->jobs, &job->work);
+}
+
+static bool is_expired(const struct fyn_work *item, const void *now_ms)
+{
+	return ((const struct fyn_job *)item)->deadline_ms <= *(const long long *)now_ms;
 }
 
 struct fyn_job *fyn_pipeline_take_expired(struct fyn_pipeline *p, long long now_ms)
 {
-	struct fyn_job *expired = NULL, **tail = &expired;
-	pthread_mutex_lock(&p->lock);
-	while (p->jobs_head && p->jobs_head->deadline_ms <= now_ms) {
-		*tail = p->jobs_head;
-		p->jobs_head = p->jobs_head->next;
-		tail = &(*tail)->next;
-		*tail = NULL;
-		p->jobs_count--;
-	}
-	if (!p->jobs_head) {
-		p->jobs_tail = NULL;
-	}
-	pthread_mutex_unlock(&p->lock);
-	return expired;
+	return (struct fyn_job *)fyn_workqueue_take_while(&p->jobs, is_expired, &now_ms);
 }
 
 void fyn_pipeline_set_views(struct fyn_pipeline *p, struct fyn_views *views)
@@ -431,6 +364,6 @@ void fyn_pipeline_stats(struct fyn_pipeline *p, struct fyn_pipeline_stats *out)
 {
 	pthread_mutex_lock(&p->lock);
 	*out = p->stats;
-	out->queued = p->jobs_count;
 	pthread_mutex_unlock(&p->lock);
+	out->queued = fyn_workqueue_count(&p->jobs);
 }

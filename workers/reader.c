@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "acl.h"
 #include "token.h"
@@ -18,10 +17,11 @@
 #include "redact.h"
 #include "store.h"
 #include "topics.h"
+#include "workqueue.h"
 
-#define RETRY_PAUSE_NS 200000000L   /* between attempts while the store is down */
+#define RETRY_PAUSE_MS 200   /* between attempts while the store is down */
 #define STORE_ATTEMPTS 10
-#define PAGE_POLL_NS 1000000L
+#define PAGE_POLL_MS 1
 
 struct fyn_reader {
 	struct fyn_reader_config config;
@@ -29,11 +29,7 @@ struct fyn_reader {
 	struct fyn_store *store;
 	struct fyn_outbox *outbox;
 	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t changed;
-	bool stopping;
-	struct fyn_read_request *head, *tail;
-	size_t pending;
+	struct fyn_workqueue requests;   /* from the broker thread */
 	atomic_int unpublished_pages;   /* pages handed to the broker, not yet published */
 };
 
@@ -89,29 +85,16 @@ void fyn_read_request_free(struct fyn_read_request *r)
 	}
 }
 
-static void pause_ns(long ns)
-{
-	struct timespec pause = { 0, ns };
-	nanosleep(&pause, NULL);
-}
-
-static bool is_stopping(struct fyn_reader *reader)
-{
-	bool stopping;
-	pthread_mutex_lock(&reader->lock);
-	stopping = reader->stopping;
-	pthread_mutex_unlock(&reader->lock);
-	return stopping;
-}
-
 /* Connects if needed; retries briefly so a blip does not fail a request. */
 static bool store_ready(struct fyn_reader *reader, char *err, size_t errlen)
 {
-	for (int attempt = 0; attempt < STORE_ATTEMPTS && !is_stopping(reader); attempt++) {
+	for (int attempt = 0; attempt < STORE_ATTEMPTS; attempt++) {
 		if (fyn_store_connect(reader->store, err, errlen) == FYN_STORE_OK) {
 			return true;
 		}
-		pause_ns(RETRY_PAUSE_NS);
+		if (!fyn_workqueue_pause(&reader->requests, RETRY_PAUSE_MS)) {
+			break;
+		}
 	}
 	return false;
 }
@@ -152,10 +135,9 @@ static void page_published(void *arg)
 static bool wait_for_broker(struct fyn_reader *reader)
 {
 	while (atomic_load(&reader->unpublished_pages) > 1) {
-		if (is_stopping(reader)) {
+		if (!fyn_workqueue_pause(&reader->requests, PAGE_POLL_MS)) {
 			return false;
 		}
-		pause_ns(PAGE_POLL_NS);
 	}
 	return true;
 }
@@ -401,21 +383,8 @@ static void snapshot(struct fyn_reader *reader, const struct fyn_read_request *r
 
 static struct fyn_read_request *next_request(struct fyn_reader *reader)
 {
-	struct fyn_read_request *r = NULL;
-	pthread_mutex_lock(&reader->lock);
-	while (!reader->stopping && !reader->head) {
-		pthread_cond_wait(&reader->changed, &reader->lock);
-	}
-	if (!reader->stopping) {
-		r = reader->head;
-		reader->head = r->next;
-		if (!reader->head) {
-			reader->tail = NULL;
-		}
-		reader->pending--;
-	}
-	pthread_mutex_unlock(&reader->lock);
-	return r;
+	struct fyn_work *item = NULL;
+	return fyn_workqueue_wait_take(&reader->requests, &item, 1) == 1 ? (struct fyn_read_request *)item : NULL;
 }
 
 static void *reader_main(void *arg)
@@ -437,17 +406,16 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
+static void free_request(struct fyn_work *item)
+{
+	fyn_read_request_free((struct fyn_read_request *)item);
+}
+
 static void free_reader(struct fyn_reader *reader)
 {
-	while (reader->head) {
-		struct fyn_read_request *next = reader->head->next;
-		fyn_read_request_free(reader->head);
-		reader->head = next;
-	}
 	fyn_store_free(reader->store);
 	free(reader->conninfo);
-	pthread_cond_destroy(&reader->changed);
-	pthread_mutex_destroy(&reader->lock);
+	fyn_workqueue_destroy(&reader->requests, free_request);
 	free(reader);
 }
 
@@ -462,8 +430,7 @@ struct fyn_reader *fyn_reader_start(const struct fyn_reader_config *config,
 	reader->config = *config;
 	reader->outbox = outbox;
 	atomic_init(&reader->unpublished_pages, 0);
-	pthread_mutex_init(&reader->lock, NULL);
-	pthread_cond_init(&reader->changed, NULL);
+	fyn_workqueue_init(&reader->requests, config->max_pending);
 	reader->conninfo = strdup(config->conninfo);
 	reader->store = reader->conninfo ? fyn_store_new(reader->conninfo) : NULL;
 	if (!reader->store || pthread_create(&reader->thread, NULL, reader_main, reader) != 0) {
@@ -479,30 +446,12 @@ void fyn_reader_stop(struct fyn_reader *reader)
 	if (!reader) {
 		return;
 	}
-	pthread_mutex_lock(&reader->lock);
-	reader->stopping = true;
-	pthread_cond_broadcast(&reader->changed);
-	pthread_mutex_unlock(&reader->lock);
+	fyn_workqueue_stop(&reader->requests);
 	pthread_join(reader->thread, NULL);
 	free_reader(reader);
 }
 
 int fyn_reader_submit(struct fyn_reader *reader, struct fyn_read_request *r)
 {
-	int rc = -1;
-	pthread_mutex_lock(&reader->lock);
-	if (reader->pending < reader->config.max_pending) {
-		r->next = NULL;
-		if (reader->tail) {
-			reader->tail->next = r;
-		} else {
-			reader->head = r;
-		}
-		reader->tail = r;
-		reader->pending++;
-		pthread_cond_signal(&reader->changed);
-		rc = 0;
-	}
-	pthread_mutex_unlock(&reader->lock);
-	return rc;
+	return fyn_workqueue_push(&reader->requests, &r->work);
 }

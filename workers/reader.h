@@ -38,7 +38,7 @@ enum fyn_read_kind {
 };
 
 struct fyn_read_request {
-	struct fyn_read_request *next;
+	struct fyn_work work;         /* first: the reader's queue links requests by it */
 	enum fyn_read_kind kind;
 	char *client_id;
 	char *sub;                    /* replies are dropped if the client id changed hands */
