@@ -41,6 +41,13 @@ def proc_state(pid):
         return f.read().rsplit(")", 1)[1].split()[0]
 
 
+
+def outside_environment():
+    """The environment without FYNSYNC_* settings: under ./fynsync test the
+    suite inherits the outer hub's (FYNSYNC_TLS_CERT=<checkout>/var/tls/...),
+    which would point the test's own hub at the checkout's files."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("FYNSYNC_") or k == "FYNSYNC_SOURCE_DIR"}
+
 class Hub:
     def __init__(self):
         self.var = service_dir("fynsync-cli-")
@@ -50,7 +57,7 @@ class Hub:
         for src, dst in ((PLUGIN, plugin), (DEFAULT_ACL, acl)):
             shutil.copyfile(src, dst)
             os.chmod(dst, 0o644)
-        self.env = dict(os.environ, FYNSYNC_VAR=self.var, FYNSYNC_PLUGIN=plugin, FYNSYNC_ACL_FILE=acl,
+        self.env = dict(outside_environment(), FYNSYNC_VAR=self.var, FYNSYNC_PLUGIN=plugin, FYNSYNC_ACL_FILE=acl,
                         FYNSYNC_MQTT_PORT=str(free_port()), FYNSYNC_WS_PORT=str(free_port()),
                         FYNSYNC_MQTTS_PORT=str(free_port()), FYNSYNC_WSS_PORT=str(free_port()),
                         FYNSYNC_PG_PORT=str(free_port()))
@@ -167,7 +174,7 @@ def test_tls_listener_verified_with_the_local_ca(hub, port_variable, transport):
 def other_ca():
     """The CA of another `./fynsync certs`: it signed nothing the hub serves."""
     other = service_dir("fynsync-cli-other-")
-    done = subprocess.run([FYNSYNC, "certs"], env=dict(os.environ, FYNSYNC_VAR=other),
+    done = subprocess.run([FYNSYNC, "certs"], env=dict(outside_environment(), FYNSYNC_VAR=other),
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     yield os.path.join(other, "tls", "ca.crt")
