@@ -198,12 +198,3 @@ PGconn *fyn_store_connection(struct fyn_store *store)
 {
 	return store->conn;
 }
-
-enum fyn_store_status fyn_store_migrate(struct fyn_store *store, char *err, size_t errlen)
-{
-	if (!fyn_store_is_connected(store)) {
-		copy_error("not connected", err, errlen);
-		return FYN_STORE_DOWN;
-	}
-	return fyn_migrate_connection(store->conn, err, errlen);
-}

@@ -40,10 +40,6 @@ bool fyn_store_is_connected(const struct fyn_store *store);
 enum fyn_store_status fyn_store_append(struct fyn_store *store, const char *batch_json,
 		struct fyn_append_result *result, char sqlstate[6], char *err, size_t errlen);
 
-/* Applies every pending migration on a connected store (fyn_store_connect
- * already does; this is for tools that only migrate). */
-enum fyn_store_status fyn_store_migrate(struct fyn_store *store, char *err, size_t errlen);
-
 /* ---- the read path (store/read.c) ---- */
 
 /* The last seq of stream (0 when it has none). */

@@ -74,7 +74,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fynsync-migrate: out of memory\n");
 		return 1;
 	}
-	/* Connecting applies what is pending (fyn_store_migrate), as in the hub. */
+	/* Connecting applies what is pending (store/migrate.c), as in the hub. */
 	status = fyn_store_connect(store, err, sizeof(err));
 	fyn_store_free(store);
 	if (status != FYN_STORE_OK) {
