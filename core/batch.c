@@ -33,10 +33,8 @@ char *fyn_batch_text(struct fyn_job *const *jobs, size_t count)
 	return text;
 }
 
-int fyn_fanout_event(const char *event_text, const struct fyn_views *views,
-		struct fyn_completion *out)
+int fyn_fanout_event(const json_t *event, const struct fyn_views *views, struct fyn_completion *out)
 {
-	json_t *event = json_loads(event_text, 0, NULL);
 	const char *restaurant = json_string_value(json_object_get(event, "restaurant"));
 	const char *type = json_string_value(json_object_get(event, "event_type"));
 	int rc = restaurant && type ? 0 : -1;
@@ -47,7 +45,6 @@ int fyn_fanout_event(const char *event_text, const struct fyn_views *views,
 				fyn_redacted_event_text(event, (const char *const *)view->removed_keys,
 					view->removed_count));
 	}
-	json_decref(event);
 	return rc;
 }
 
@@ -97,8 +94,7 @@ static int answer_forgotten_jobs(struct fyn_job *const *jobs, size_t count,
 }
 
 static int answer_rows(struct fyn_job *const *jobs, size_t count,
-		const struct fyn_append_result *result, const struct fyn_views *views,
-		bool *answered, struct fyn_completion *out)
+		const struct fyn_append_result *result, bool *answered, struct fyn_completion *out)
 {
 	for (size_t i = 0; i < result->count; i++) {
 		const struct fyn_append_row *row = &result->rows[i];
@@ -110,21 +106,17 @@ static int answer_rows(struct fyn_job *const *jobs, size_t count,
 				return -1;
 			}
 		}
-		if (row->event && fyn_fanout_event(row->event, views, out) != 0) {
-			return -1;
-		}
 	}
 	return 0;
 }
 
 int fyn_batch_answer(struct fyn_job *const *jobs, size_t count,
-		const struct fyn_append_result *result, const struct fyn_views *views,
-		struct fyn_completion *out)
+		const struct fyn_append_result *result, struct fyn_completion *out)
 {
 	bool *answered = calloc(count ? count : 1, sizeof(bool));
 	int rc = -1;
 
-	if (answered && answer_rows(jobs, count, result, views, answered, out) == 0) {
+	if (answered && answer_rows(jobs, count, result, answered, out) == 0) {
 		rc = answer_forgotten_jobs(jobs, count, answered, out);
 	}
 	free(answered);

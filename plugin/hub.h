@@ -1,9 +1,10 @@
 /*
  * hub.h: the plugin's state, owned by the broker thread.
  *
- * Five threads run beside the broker's: the writer (workers/pipeline.c),
- * two readers (workers/reader.c: replays; snapshots and durable state) and
- * the outbox's waker (workers/outbox.c). None of them touches anything here:
+ * Six threads run beside the broker's: the writer (workers/pipeline.c),
+ * two readers (workers/reader.c: replays; snapshots and durable state), the
+ * fan-out follower (workers/fanout.c) and the outbox's waker
+ * (workers/outbox.c). None of them touches anything here:
  * they take work through their own locked queues and answer through the
  * outbox, which only the broker thread drains (publish.c). The views are
  * shared with them by reference count (views.h). docs/architecture.md has
@@ -18,6 +19,7 @@
 #include "acl.h"
 #include "clock.h"
 #include "config.h"
+#include "fanout.h"
 #include "outbox.h"
 #include "pipeline.h"
 #include "reader.h"
@@ -34,6 +36,7 @@ struct fyn_hub {
 	struct fyn_views *views;
 	struct fyn_sessions sessions;
 	struct fyn_outbox *outbox;      /* answers from the writer and reader threads */
+	struct fyn_fanout *fanout;      /* publishes every node's stored events in seq order (the follower thread) */
 	struct fyn_pipeline *pipeline;  /* the writer thread */
 	struct fyn_reader *replays;     /* reader thread for replays (ctl/resume, automatic resume) */
 	struct fyn_reader *lookups;     /* reader thread for snapshots and durable state, so a long

@@ -2,8 +2,9 @@
  * pipeline.c: the writer thread (see pipeline.h for the contract).
  *
  * Locking: the job queue has its own lock (workqueue.h); one mutex guards
- * the views pointer and the stats. Neither is held across a store call, so
- * the broker thread only ever waits for a few pointer moves. Answers go out through the outbox.
+ * the stats. Neither is held across a store call, so the broker thread only
+ * ever waits for a few pointer moves. Acks go out through the outbox, stored
+ * events through the fan-out gate (fanout.h).
  */
 #include "pipeline.h"
 
@@ -16,6 +17,7 @@
 #include "outbox.h"
 #include "ack.h"
 #include "clock.h"
+#include "fanout.h"
 #include "store.h"
 #include "topics.h"
 #include "workqueue.h"
@@ -30,9 +32,8 @@ struct fyn_pipeline {
 	struct fyn_store *store;
 	pthread_t thread;
 	struct fyn_workqueue jobs;   /* from the broker thread */
-	pthread_mutex_t lock;        /* guards views and stats */
+	pthread_mutex_t lock;        /* guards stats */
 	struct fyn_outbox *outbox;
-	struct fyn_views *views;
 	struct fyn_pipeline_stats stats;
 	bool store_was_down;     /* writer thread only: for logging transitions */
 };
@@ -102,29 +103,20 @@ static void note_store_up(struct fyn_pipeline *p)
 	}
 }
 
-static struct fyn_views *current_views(struct fyn_pipeline *p)
-{
-	struct fyn_views *views;
-	pthread_mutex_lock(&p->lock);
-	views = fyn_views_ref(p->views);
-	pthread_mutex_unlock(&p->lock);
-	return views;
-}
-
-/* Sends the batch's answer to the broker thread. Returns false on OOM. */
+/* Sends the batch's acks to the broker thread and its events to the
+ * fan-out gate. Returns false on OOM. */
 static bool deliver(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count,
 		const struct fyn_append_result *result)
 {
-	struct fyn_views *views = current_views(p);
 	struct fyn_completion *c = fyn_completion_new();
-	bool ok = c && fyn_batch_answer(jobs, count, result, views, c) == 0;
+	bool ok = c && fyn_batch_answer(jobs, count, result, c) == 0;
 
-	fyn_views_unref(views);
 	if (!ok) {
 		fyn_completion_free(c);
 		return false;
 	}
 	push_completion(p, c);
+	fyn_fanout_offer_result(p->config.fanout, result);
 	count_answers(p, count, 0);
 	return true;
 }
@@ -294,7 +286,6 @@ static void free_job(struct fyn_work *item)
 static void free_pipeline(struct fyn_pipeline *p)
 {
 	fyn_store_free(p->store);
-	fyn_views_unref(p->views);
 	free(p->conninfo);
 	fyn_workqueue_destroy(&p->jobs, free_job);
 	pthread_mutex_destroy(&p->lock);
@@ -302,7 +293,7 @@ static void free_pipeline(struct fyn_pipeline *p)
 }
 
 struct fyn_pipeline *fyn_pipeline_start(const struct fyn_pipeline_config *config,
-		struct fyn_views *views, struct fyn_outbox *outbox, char *err, size_t errlen)
+		struct fyn_outbox *outbox, char *err, size_t errlen)
 {
 	struct fyn_pipeline *p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -313,11 +304,10 @@ struct fyn_pipeline *fyn_pipeline_start(const struct fyn_pipeline_config *config
 	p->outbox = outbox;
 	pthread_mutex_init(&p->lock, NULL);
 	fyn_workqueue_init(&p->jobs, config->max_queue);
-	p->views = fyn_views_ref(views);
 	p->conninfo = strdup(config->conninfo);
 	p->store = p->conninfo ? fyn_store_new(p->conninfo) : NULL;
 	p->stats.store_up = true;
-	if (!p->store || config->max_batch == 0 || pthread_create(&p->thread, NULL, writer_main, p) != 0) {
+	if (!p->store || fyn_store_set_node(p->store, fyn_fanout_node(config->fanout)) != 0 || config->max_batch == 0 || pthread_create(&p->thread, NULL, writer_main, p) != 0) {
 		snprintf(err, errlen, "cannot start the writer thread (out of memory or threads)");
 		free_pipeline(p);
 		return NULL;
@@ -348,16 +338,6 @@ static bool is_expired(const struct fyn_work *item, const void *now_ms)
 struct fyn_job *fyn_pipeline_take_expired(struct fyn_pipeline *p, long long now_ms)
 {
 	return (struct fyn_job *)fyn_workqueue_take_while(&p->jobs, is_expired, &now_ms);
-}
-
-void fyn_pipeline_set_views(struct fyn_pipeline *p, struct fyn_views *views)
-{
-	struct fyn_views *old;
-	pthread_mutex_lock(&p->lock);
-	old = p->views;
-	p->views = fyn_views_ref(views);
-	pthread_mutex_unlock(&p->lock);
-	fyn_views_unref(old);
 }
 
 void fyn_pipeline_stats(struct fyn_pipeline *p, struct fyn_pipeline_stats *out)
