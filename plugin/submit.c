@@ -14,6 +14,7 @@
 #include <mosquitto_broker.h>
 
 #include "control.h"
+#include "control_request.h"
 #include "envelope.h"
 #include "hub.h"
 #include "job.h"

@@ -111,9 +111,9 @@ static void push_to_client(struct fyn_reader *reader, const struct fyn_read_requ
 }
 
 static void answer_error(struct fyn_reader *reader, const struct fyn_read_request *r,
-		const char *verb, const char *reason)
+		const char *verb, enum fyn_control_code code, const char *reason)
 {
-	push_to_client(reader, r, "error", fyn_control_error_text(verb, r->stream, reason));
+	push_to_client(reader, r, "error", fyn_control_error_text(verb, code, r->stream, reason));
 }
 
 static void replay_done(struct fyn_reader *reader, const struct fyn_read_request *r,
@@ -236,7 +236,7 @@ static void resume(struct fyn_reader *reader, const struct fyn_read_request *r)
 		scope.filters = filters = json_pack("[s]", filter);
 		if (!filters || !scope.identity.sub || !scope.identity.role) {
 			json_decref(filters);
-			answer_error(reader, r, "resume", "hub out of memory; retry later");
+			answer_error(reader, r, "resume", FYN_CONTROL_UNAVAILABLE, "hub out of memory; retry later");
 			return;
 		}
 	}
@@ -244,7 +244,7 @@ static void resume(struct fyn_reader *reader, const struct fyn_read_request *r)
 	if (!store_ready(reader, err, sizeof(err))
 			|| fyn_store_head(reader->store, r->stream, &head, err, sizeof(err)) != FYN_STORE_OK) {
 		json_decref(filters);
-		answer_error(reader, r, "resume", "the event store is unavailable; retry with backoff");
+		answer_error(reader, r, "resume", FYN_CONTROL_UNAVAILABLE, "the event store is unavailable; retry with backoff");
 		return;
 	}
 	if (head - r->after_seq > r->budget->remaining) {
@@ -258,7 +258,7 @@ static void resume(struct fyn_reader *reader, const struct fyn_read_request *r)
 	last = replay_range(reader, r, r->stream, r->identity ? &scope : NULL, r->after_seq, head);
 	json_decref(filters);
 	if (last < 0) {
-		answer_error(reader, r, "resume", "the event store failed during the replay; resume again from your last seq");
+		answer_error(reader, r, "resume", FYN_CONTROL_UNAVAILABLE, "the event store failed during the replay; resume again from your last seq");
 		return;
 	}
 	/* The head, or the last seq sent if later events came along. A client
@@ -366,13 +366,13 @@ static void snapshot(struct fyn_reader *reader, const struct fyn_read_request *r
 	if (!store_ready(reader, err, sizeof(err))
 			|| fyn_store_snapshot(reader->store, r->stream, &text, err, sizeof(err)) != FYN_STORE_OK) {
 		free(text);
-		answer_error(reader, r, "snapshot", "the event store is unavailable; retry with backoff");
+		answer_error(reader, r, "snapshot", FYN_CONTROL_UNAVAILABLE, "the event store is unavailable; retry with backoff");
 		return;
 	}
 	doc = json_loads(text, 0, NULL);
 	free(text);
 	if (!doc) {
-		answer_error(reader, r, "snapshot", "the hub could not read the snapshot");
+		answer_error(reader, r, "snapshot", FYN_CONTROL_UNAVAILABLE, "the hub could not read the snapshot");
 		return;
 	}
 	keep_sections(doc, r->sections);
