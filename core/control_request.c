@@ -9,8 +9,7 @@
 
 #include "envelope.h"
 #include "token.h"
-
-#define CONTROL_TOPIC "fynlo/v1/ctl"   /* the bare root, answered as an unknown verb */
+#include "topics.h"
 
 static const char *const verb_names[] = {
 	[FYN_CTL_RESUME] = "resume",
@@ -21,7 +20,7 @@ static const char *const verb_names[] = {
 bool fyn_topic_is_control(const char *topic)
 {
 	return strncmp(topic, FYN_CONTROL_PREFIX, strlen(FYN_CONTROL_PREFIX)) == 0
-		|| strcmp(topic, CONTROL_TOPIC) == 0;
+		|| strcmp(topic, FYN_CTL_TOPIC) == 0;
 }
 
 const char *fyn_control_verb_name(enum fyn_control_verb verb)
