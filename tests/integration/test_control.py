@@ -66,3 +66,64 @@ def test_the_bare_submission_topic_is_answered_invalid(own_broker):
         assert "fynlo/v1/in/" in ack["reason"]
     finally:
         client.close()
+
+
+# ---------------------------------------------------------------------------
+# defect 1: PostgreSQL restarts and outages
+
+def test_reads_right_after_a_postgres_restart_are_answered(postgres):
+    b = Broker(postgres)
+    try:
+        r = rid("restart")
+        fill(b, r, 5)
+        client = b.client("staff", [r])
+        client.publish("fynlo/v1/ctl/snapshot", {"stream": r})   # both readers hold a connection now
+        assert answer(client)[0] == "snapshot"
+        client.publish("fynlo/v1/ctl/resume", {"streams": {r: 0}})
+        assert answer(client)[0] == "replay.done"
+        drain(client)
+
+        postgres.stop("fast")
+        postgres.start()
+        start = time.time()
+        client.publish("fynlo/v1/ctl/resume", {"streams": {r: 0}})
+        got = read_until(client, lambda t, d: kind(client, t) in ("replay.done", "error"), timeout=10)
+        assert kind(client, got[-1][0]) == "replay.done", got[-1]
+        assert [d["seq"] for t, d in got if t.startswith("fynlo/v1/ev/")] == [1, 2, 3, 4, 5]
+        assert got[-1][1]["head"] == 5
+        client.publish("fynlo/v1/ctl/snapshot", {"stream": r})
+        k, doc = answer(client, timeout=10)
+        assert k == "snapshot" and doc["head"] == 5, doc
+        assert time.time() - start < 10
+        assert drain(client) == []
+        client.close()
+    finally:
+        b.stop()
+        b.destroy()
+
+
+def test_reads_while_postgres_is_down_are_answered_unavailable(postgres):
+    b = Broker(postgres)
+    try:
+        r = rid("down")
+        fill(b, r, 3)
+        client = b.client("staff", [r])
+        postgres.stop("fast")
+        try:
+            client.publish("fynlo/v1/ctl/resume", {"streams": {r: 0}})
+            k, doc = answer(client, timeout=15)
+            assert k == "error" and doc["code"] == "unavailable" and doc["stream"] == r, doc
+            assert doc["verb"] == "resume"
+            client.publish("fynlo/v1/ctl/snapshot", {"stream": r})
+            k, doc = answer(client, timeout=15)
+            assert k == "error" and doc["code"] == "unavailable" and doc["verb"] == "snapshot", doc
+            assert drain(client) == []
+        finally:
+            postgres.start()
+        client.publish("fynlo/v1/ctl/resume", {"streams": {r: 0}})
+        got = read_until(client, lambda t, d: kind(client, t) in ("replay.done", "error"), timeout=15)
+        assert kind(client, got[-1][0]) == "replay.done" and got[-1][1]["head"] == 3, got[-1]
+        client.close()
+    finally:
+        b.stop()
+        b.destroy()
