@@ -305,10 +305,11 @@ static int check_line_bytes(struct parser *p, const unsigned char *s, size_t len
 
 static int parse_line(struct parser *p, const char *start, size_t len)
 {
-	if (len > FYN_ACL_MAX_LINE)
-		return fail(p, "line too long (more than %d characters)", FYN_ACL_MAX_LINE);
+	/* bytes first: a file with CR-only line ends is one long line */
 	if (check_line_bytes(p, (const unsigned char *)start, len) != 0)
 		return -1;
+	if (len > FYN_ACL_MAX_LINE)
+		return fail(p, "line too long (more than %d characters)", FYN_ACL_MAX_LINE);
 	char line[FYN_ACL_MAX_LINE + 1];
 	memcpy(line, start, len);
 	line[len] = '\0';
