@@ -16,6 +16,8 @@
 #define AGGREGATE_ID_MAX 256
 #define ZONE_HOURS_MAX 15                      /* PostgreSQL's limit for a UTC offset */
 #define MONEY_LIMIT 1000000000000000LL         /* 10^15, as the store's fynsync_is_int */
+#define NUMBER_LIMIT 0x1p63                    /* a 64-bit integer's range */
+#define AMOUNT_LIMIT 1e15                      /* inventory amounts, which the store adds up */
 
 bool fyn_topic_is_submission(const char *topic)
 {
@@ -285,6 +287,68 @@ static bool money_problem(const json_t *doc, char *reason, size_t reasonlen)
 	return false;
 }
 
+/* Is there a number at or beyond NUMBER_LIMIT in value? The store writes
+ * 1e19 back as 10000000000000000000, which jansson cannot read, so such an
+ * event would be stored but neither answered nor published. On true, path
+ * (holding value's path, used bytes long) names the number. Recursion is
+ * bounded by jansson's parser depth limit (2048). */
+static bool number_out_of_range(const json_t *value, char *path, size_t pathlen, size_t used)
+{
+	if (json_is_real(value)) {
+		return json_real_value(value) >= NUMBER_LIMIT || json_real_value(value) <= -NUMBER_LIMIT;
+	}
+	if (json_is_object(value)) {
+		const char *key;
+		json_t *member;
+		json_object_foreach((json_t *)value, key, member) {
+			snprintf(path + used, pathlen - used, ".%s", key);
+			if (number_out_of_range(member, path, pathlen, strlen(path))) {
+				return true;
+			}
+		}
+	}
+	for (size_t i = 0; i < json_array_size(value); i++) {
+		snprintf(path + used, pathlen - used, "[%zu]", i);
+		if (number_out_of_range(json_array_get(value, i), path, pathlen, strlen(path))) {
+			return true;
+		}
+	}
+	path[used] = '\0';
+	return false;
+}
+
+/* Numbers the store must be able to give back as they came: none beyond a
+ * 64-bit integer's range in payload or metadata, and inventory amounts
+ * below AMOUNT_LIMIT. Writes the first problem into reason. */
+static bool number_problem(const json_t *doc, char *reason, size_t reasonlen)
+{
+	static const char *const stored[] = { "payload", "metadata" };
+	static const char *const amounts[] = { "level", "delta", "low_threshold" };
+	const json_t *payload = json_object_get(doc, "payload");
+	char path[96];
+
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s", stored[i]);
+		if (number_out_of_range(json_object_get(doc, stored[i]), path, sizeof(path), strlen(path))) {
+			snprintf(reason, reasonlen, "%s is beyond a 64-bit integer's range (9.2e18 either way)", path);
+			return true;
+		}
+	}
+	if (strcmp(json_string_value(json_object_get(doc, "event_type")), "inventory.adjusted") != 0) {
+		return false;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		const json_t *amount = json_object_get(payload, amounts[i]);
+		if (json_is_number(amount) && (json_number_value(amount) >= AMOUNT_LIMIT
+				|| json_number_value(amount) <= -AMOUNT_LIMIT)) {
+			snprintf(reason, reasonlen, "payload.%s must be below 10^15 either way (the store adds amounts up)",
+					amounts[i]);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* ---- the id of an oversized submission ----
  * A scan, not a parse: it finds the top-level members of an object by
  * skipping strings and counting brackets (no recursion, no allocation, so
@@ -476,7 +540,8 @@ void fyn_envelope_check(const struct fyn_submit_topic *t, const void *payload,
 	}
 	if (problem) {
 		reject(out, FYN_REJECT_INVALID, problem);
-	} else if (money_problem(doc, out->reason, sizeof(out->reason))) {
+	} else if (money_problem(doc, out->reason, sizeof(out->reason))
+			|| number_problem(doc, out->reason, sizeof(out->reason))) {
 		out->code = FYN_REJECT_INVALID;
 	} else if (!(out->event = normalised_event(doc))) {
 		reject(out, FYN_REJECT_UNAVAILABLE, "hub out of memory");

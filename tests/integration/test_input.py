@@ -118,3 +118,22 @@ def test_a_database_error_text_never_reaches_the_client(broker, postgres):
         till.close()
     finally:
         postgres.query("DROP TRIGGER test_poison ON events; DROP FUNCTION test_poison()")
+
+
+@pytest.mark.parametrize("event_type, payload", [
+    ("order.created", '{"status": "open", "total": 1, "items": [], "note": 1e19}'),
+    ("inventory.adjusted", '{"item_id": "bun", "level": 1e300}'),
+])
+def test_a_number_the_store_cannot_give_back_is_invalid(broker, postgres, event_type, payload):
+    """Found by the corpus: PostgreSQL writes 1e19 back as
+    10000000000000000000, which the hub could not read, so the event was
+    stored, never published, and answered unavailable on every retry."""
+    manager = broker.client("manager", ["r1"])
+    event_id = str(uuid.uuid4())
+    domain, action = event_type.split(".")
+    text = ('{"id": "%s", "aggregate_id": "bun", "event_type": "%s", "payload": %s}'
+            % (event_id, event_type, payload))
+    ack = ack_of(manager, f"fynlo/v1/in/r1/{domain}/{action}", text, event_id)
+    assert ack["status"] == "rejected" and ack["code"] == "invalid", ack
+    assert postgres.query("SELECT count(*) FROM events WHERE id = %s", event_id) == [(0,)]
+    manager.close()

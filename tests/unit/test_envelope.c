@@ -89,6 +89,14 @@ static void too_large_is_checked_before_parsing(void **state)
 	assert_null(out.event);
 }
 
+static void expect_invalid(const char *topic, const char *text, const char *reason_word)
+{
+	struct fyn_envelope_check out = check_text(topic, text, 65536);
+	assert_int_equal(out.code, FYN_REJECT_INVALID);
+	assert_null(out.event);
+	assert_non_null(strstr(out.reason, reason_word));
+}
+
 /* Issue 11, defect 2: a sender must be able to match a too_large answer to
  * its outbox entry, so the top-level id is read from submissions up to
  * FYN_ID_SCAN_MAX bytes; nested ids never count. */
@@ -218,6 +226,41 @@ static void money_must_be_whole_minor_units(void **state)
 	}
 }
 
+/* Found by the corpus: the store renders 1e19 as 10000000000000000000,
+ * which the hub cannot read back, so the event was stored but never
+ * answered nor fanned out. Every number must fit a 64-bit integer's range;
+ * inventory amounts, which the store adds up, stay below 10^15. */
+static void numbers_beyond_the_int64_range_are_refused(void **state)
+{
+	static const char order[] = "fynlo/v1/in/r1/order/created";
+	static const char stock[] = "fynlo/v1/in/r1/inventory/adjusted";
+	static const struct { const char *topic, *type, *payload, *word; bool ok; } cases[] = {
+		{ order, "order.created", "{\"total\":1,\"note\":1e19}", "payload.note", false },
+		{ order, "order.created", "{\"total\":1,\"a\":[{\"b\":[-9.3e18]}]}", "payload.a[0].b[0]", false },
+		{ order, "order.created", "{\"total\":1,\"note\":9.2e18,\"small\":1e-300}", NULL, true },
+		{ stock, "inventory.adjusted", "{\"item_id\":\"b\",\"delta\":1e15}", "payload.delta", false },
+		{ stock, "inventory.adjusted", "{\"item_id\":\"b\",\"level\":-1000000000000000}", "payload.level", false },
+		{ stock, "inventory.adjusted", "{\"item_id\":\"b\",\"level\":1,\"low_threshold\":2e15}", "payload.low_threshold", false },
+		{ stock, "inventory.adjusted", "{\"item_id\":\"b\",\"level\":999999999999999.5,\"low_threshold\":null}", NULL, true },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[1024];
+		struct fyn_envelope_check out;
+		snprintf(text, sizeof(text), "{\"id\":\"" GOOD_ID "\",\"aggregate_id\":\"a-1\",\"event_type\":\"%s\","
+				"\"payload\":%s}", cases[i].type, cases[i].payload);
+		out = check_text(cases[i].topic, text, 65536);
+		print_message("case %zu: %s -> %s\n", i, cases[i].payload, out.reason);
+		assert_int_equal(out.code, cases[i].ok ? FYN_OK : FYN_REJECT_INVALID);
+		if (!cases[i].ok) {
+			assert_non_null(strstr(out.reason, cases[i].word));
+		}
+		json_decref(out.event);
+	}
+	expect_invalid(order, "{\"id\":\"" GOOD_ID "\",\"aggregate_id\":\"a\",\"event_type\":\"order.created\","
+			"\"payload\":{\"total\":1},\"metadata\":{\"x\":1e300}}", "metadata.x");
+}
+
 /* Issue 11, defect 7: a date PostgreSQL would refuse is refused by the hub,
  * so the store never sees it (and its error text never reaches a client). */
 static void timestamps_are_calendar_dates(void **state)
@@ -235,14 +278,6 @@ static void timestamps_are_calendar_dates(void **state)
 	assert_true(fyn_is_rfc3339("2026-06-01T12:00:00-15:59"));
 	assert_false(fyn_is_rfc3339("2026-06-01T12:00:00+16:00"));
 	assert_false(fyn_is_rfc3339("2026-06-01T12:00:00-23:59"));
-}
-
-static void expect_invalid(const char *topic, const char *text, const char *reason_word)
-{
-	struct fyn_envelope_check out = check_text(topic, text, 65536);
-	assert_int_equal(out.code, FYN_REJECT_INVALID);
-	assert_null(out.event);
-	assert_non_null(strstr(out.reason, reason_word));
 }
 
 static void broken_json_is_invalid(void **state)
@@ -363,6 +398,7 @@ int main(void)
 		cmocka_unit_test(an_escaped_id_key_counts_and_a_nested_one_does_not),
 		cmocka_unit_test(beyond_the_scan_cap_the_id_stays_unknown),
 		cmocka_unit_test(money_must_be_whole_minor_units),
+		cmocka_unit_test(numbers_beyond_the_int64_range_are_refused),
 		cmocka_unit_test(timestamps_are_calendar_dates),
 		cmocka_unit_test(a_bad_id_is_echoed_in_the_answer),
 		cmocka_unit_test(broken_json_is_invalid),
