@@ -48,17 +48,23 @@ static void disconnect_if_expired(struct fyn_session *session, void *arg)
 static void publish_metrics(struct fyn_hub *hub)
 {
 	struct fyn_pipeline_stats stats;
+	struct fyn_fanout_stats fanout;
 	char *text;
 
 	fyn_pipeline_stats(hub->pipeline, &stats);
-	text = fyn_json_text(json_pack("{s:I, s:I, s:b, s:I, s:I, s:I, s:I}",
+	fyn_fanout_stats(hub->fanout, &fanout);
+	text = fyn_json_text(json_pack("{s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I}",
 			"at", (json_int_t)time(NULL),
 			"clients", (json_int_t)fyn_sessions_count(&hub->sessions),
 			"store_up", stats.store_up,
 			"queued", (json_int_t)stats.queued,
 			"answered", (json_int_t)stats.appended_jobs,
 			"unavailable", (json_int_t)stats.unavailable_jobs,
-			"batches", (json_int_t)stats.accepted_batches));
+			"batches", (json_int_t)stats.accepted_batches,
+			"following", fanout.following,
+			"published_own", (json_int_t)fanout.offered,
+			"published_from_log", (json_int_t)fanout.followed,
+			"duplicates_dropped", (json_int_t)fanout.duplicates));
 	if (text) {
 		mosquitto_broker_publish_copy(NULL, "fynlo/v1/sys/metrics", (int)strlen(text), text, 0, true, NULL);
 		free(text);
