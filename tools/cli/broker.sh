@@ -61,6 +61,15 @@ all_listening() {
 	for name in "${PORTS[@]}"; do port_open "${!name}" || return 1; done
 }
 
+# Just after the start the pid file names setpriv/setsid on its way to
+# exec mosquitto: alive (not a zombie) is a broker still starting.
+started_alive() {
+	local pid state
+	pid=$(cat "$PID_FILE" 2>/dev/null) || return 1
+	state=$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$pid/stat" 2>/dev/null) || return 1
+	[[ $state != [ZX] ]]
+}
+
 broker_start() {
 	local pid i name
 	if pid=$(broker_pid); then say "broker already running (pid $pid)"; return 0; fi
@@ -80,7 +89,7 @@ broker_start() {
 	is_root && drop=(setpriv --reuid="$RUN_USER" --regid="$RUN_USER" --init-groups)
 	(cd "$VAR"; "${drop[@]}" setsid "$MOSQUITTO" -c "$CONFIG" >>"$LOG" 2>&1 </dev/null & echo $! > "$PID_FILE")
 	for i in $(seq 1 100); do
-		broker_pid >/dev/null || { tail -n 20 "$LOG" >&2; die "the broker exited while starting (log above, $LOG)"; }
+		broker_pid >/dev/null || started_alive || { tail -n 20 "$LOG" >&2; die "the broker exited while starting (log above, $LOG)"; }
 		grep -q "fynsync: ready" "$LOG" && all_listening && return 0
 		sleep 0.1
 	done
