@@ -59,21 +59,29 @@ enum fyn_store_status fyn_store_notifications(struct fyn_store *store,
 	return FYN_STORE_OK;
 }
 
-enum fyn_store_status fyn_store_heads(struct fyn_store *store,
-		void (*each)(const char *stream, long long head, void *arg), void *arg, char *err, size_t errlen)
+enum fyn_store_status fyn_store_heads(struct fyn_store *store, long long started_unix_ms,
+		void (*each)(const char *stream, long long head, long long live_from, void *arg), void *arg,
+		char *err, size_t errlen)
 {
+	char started[32];
+	const char *params[] = { started_unix_ms > 0 ? started : NULL };
 	PGresult *res;
 
 	if (!fyn_store_is_connected(store)) {
 		snprintf(err, errlen, "not connected");
 		return FYN_STORE_DOWN;
 	}
-	res = PQexec(fyn_store_connection(store), "SELECT stream, head FROM fynsync_heads()");
+	snprintf(started, sizeof(started), "%lld", started_unix_ms);
+	res = PQexecParams(fyn_store_connection(store),
+			"SELECT stream, head, live_from FROM fynsync_heads(to_timestamp($1::bigint / 1000.0))",
+			1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		return failed(store, res, err, errlen);
 	}
 	for (int i = 0; i < PQntuples(res); i++) {
-		each(PQgetvalue(res, i, 0), strtoll(PQgetvalue(res, i, 1), NULL, 10), arg);
+		long long head = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		each(PQgetvalue(res, i, 0), head,
+				PQgetisnull(res, i, 2) ? head : strtoll(PQgetvalue(res, i, 2), NULL, 10), arg);
 	}
 	PQclear(res);
 	return FYN_STORE_OK;

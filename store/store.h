@@ -96,8 +96,11 @@ int fyn_store_socket(struct fyn_store *store);
  * notification received so far. FYN_STORE_DOWN when the connection broke. */
 enum fyn_store_status fyn_store_notifications(struct fyn_store *store,
 		void (*each)(const char *payload, void *arg), void *arg, char *err, size_t errlen);
-/* Calls each with every stream and its head (its last seq). */
-enum fyn_store_status fyn_store_heads(struct fyn_store *store,
-		void (*each)(const char *stream, long long head, void *arg), void *arg, char *err, size_t errlen);
+/* Calls each with every stream, its head (its last seq) and, when
+ * started_unix_ms > 0, live_from: the last seq recorded before that moment
+ * (else live_from is the head). */
+enum fyn_store_status fyn_store_heads(struct fyn_store *store, long long started_unix_ms,
+		void (*each)(const char *stream, long long head, long long live_from, void *arg), void *arg,
+		char *err, size_t errlen);
 
 #endif

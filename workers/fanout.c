@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -37,13 +38,16 @@ static bool hash_add_failed;
 #define PAGE_SIZE 500
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 1000
+/* The node's start as the database's clock may see it: a little earlier,
+ * for clock skew. Events in the margin go out live as well (clients drop
+ * what they have). */
+#define START_MARGIN_MS 2000
 
 struct stream_entry {
 	UT_hash_handle hh;
 	long long published;     /* last seq handed to the outbox */
 	long long announced;     /* highest seq known to be stored */
 	long long stale_mark;    /* announced at the previous check */
-	long long first_offered; /* before the baseline: lowest seq the writer offered, 0 none */
 	long long claimed;       /* scratch of one locked decision (offer_result) */
 	unsigned claim_round;
 	bool wanted;             /* the follower reads it at its next turn */
@@ -60,7 +64,8 @@ struct fyn_fanout {
 	atomic_int unpublished_pages;   /* follower pages not yet published by the broker */
 	pthread_mutex_t lock;           /* guards everything below */
 	struct stream_entry *streams;
-	bool ready;                     /* the baseline (every head at the first connect) is taken */
+	long long started_unix_ms;      /* live fan-out starts with what was stored after this */
+	bool ready;                     /* the baseline (where each stream's live fan-out starts) is taken */
 	unsigned round;
 	struct fyn_views *views;
 	struct fyn_fanout_stats stats;
@@ -141,11 +146,7 @@ static size_t decide(struct fyn_fanout *f, struct offered *items, size_t count, 
 		}
 		note_announced(e, it->seq);
 		if (!f->ready) {
-			/* The baseline will start this stream before its first offered seq. */
-			if (e->first_offered == 0 || it->seq < e->first_offered) {
-				e->first_offered = it->seq;
-			}
-			continue;
+			continue;   /* stored after the start: the baseline has the follower publish it */
 		}
 		if (e->claim_round != round) {
 			e->claim_round = round;
@@ -307,7 +308,7 @@ struct heads_scan {
 	bool baseline;   /* the first scan: where each stream's live fan-out starts */
 };
 
-static void on_head(const char *stream, long long head, void *arg)
+static void on_head(const char *stream, long long head, long long live_from, void *arg)
 {
 	struct heads_scan *scan = arg;
 	struct fyn_fanout *f = scan->f;
@@ -316,10 +317,10 @@ static void on_head(const char *stream, long long head, void *arg)
 	pthread_mutex_lock(&f->lock);
 	if ((e = entry_for(f, stream))) {
 		if (scan->baseline) {
-			/* Events stored before this node started are for resume; its
-			 * own writer's first offers (made before this) are published. */
-			e->published = e->first_offered > 0 && e->first_offered - 1 < head ? e->first_offered - 1 : head;
-			e->first_offered = 0;
+			/* Events stored before this node started are for resume;
+			 * those stored since go out live, also those stored before
+			 * the follower first reached the database. */
+			e->published = live_from;
 		}
 		note_announced(e, head);
 	}
@@ -499,7 +500,7 @@ static enum fyn_store_status connect_and_catch_up(struct fyn_fanout *f, char *er
 		pthread_mutex_lock(&f->lock);
 		scan.baseline = !f->ready;
 		pthread_mutex_unlock(&f->lock);
-		status = fyn_store_heads(f->store, on_head, &scan, err, errlen);
+		status = fyn_store_heads(f->store, scan.baseline ? f->started_unix_ms : 0, on_head, &scan, err, errlen);
 	}
 	if (status != FYN_STORE_OK) {
 		return status;
@@ -575,7 +576,7 @@ static void *follower_main(void *arg)
 		if (now >= next_heads) {
 			struct heads_scan scan = { f, false };
 			next_heads = now + HEADS_INTERVAL_MS;
-			if (fyn_store_heads(f->store, on_head, &scan, err, sizeof(err)) != FYN_STORE_OK) {
+			if (fyn_store_heads(f->store, 0, on_head, &scan, err, sizeof(err)) != FYN_STORE_OK) {
 				continue;
 			}
 		}
@@ -593,6 +594,13 @@ static void *follower_main(void *arg)
 		}
 	}
 	return NULL;
+}
+
+static long long unix_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void make_node_tag(char node[33])
@@ -634,6 +642,7 @@ struct fyn_fanout *fyn_fanout_start(const char *conninfo, struct fyn_views *view
 	}
 	pthread_mutex_init(&f->lock, NULL);
 	make_node_tag(f->node);
+	f->started_unix_ms = unix_now_ms() - START_MARGIN_MS;
 	f->outbox = outbox;
 	f->views = fyn_views_ref(views);
 	f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -19,6 +19,9 @@
  * later (a lost answer, e.g. a connection that broke after the commit), and
  * every stream's head is compared every few seconds and after every
  * reconnect, so a lost notification delays an event but never loses it.
+ * A node's live fan-out starts with the events stored after it started
+ * (those before are for resume), also when the database was out of reach
+ * at first.
  *
  * Threads: writer threads offer; the follower reads; both push to the
  * outbox while holding the gate's lock, so the outbox holds each stream's

@@ -30,8 +30,19 @@ CREATE TRIGGER events_notify AFTER INSERT ON events
     FOR EACH STATEMENT EXECUTE FUNCTION fynsync_notify_events();
 
 -- Every stream and its head, for a node that (re)connects or checks for
--- notifications it may have missed.
-CREATE OR REPLACE FUNCTION fynsync_heads() RETURNS TABLE(stream text, head bigint)
+-- notifications it may have missed. With started_at, also live_from: the
+-- last seq recorded before it, where a node that started then begins its
+-- live fan-out (events stored before are for resume; those stored since,
+-- also before the node first reached the database, go out live). The walk
+-- back from the head on (restaurant, seq) stops at the first older event.
+CREATE OR REPLACE FUNCTION fynsync_heads(started_at timestamptz)
+RETURNS TABLE(stream text, head bigint, live_from bigint)
 LANGUAGE sql STABLE AS $$
-    SELECT r.id, r.head FROM restaurants r
+    SELECT r.id, r.head,
+           CASE WHEN started_at IS NOT NULL THEN
+               coalesce((SELECT e.seq FROM events e
+                          WHERE e.restaurant = r.id AND e.recorded_at < started_at
+                          ORDER BY e.restaurant DESC, e.seq DESC LIMIT 1), 0)
+           END
+      FROM restaurants r
 $$;
