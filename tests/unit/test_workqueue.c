@@ -291,6 +291,36 @@ static void plain_items_take_their_turn_beside_keyed_ones(void **state)
 	fyn_workqueue_destroy(&q, free_item);
 }
 
+static void *take_one(void *arg)
+{
+	struct fyn_work *out[1];
+	return fyn_workqueue_wait_take(arg, out, 1) == 1 ? out[0] : NULL;
+}
+
+static void done_hands_the_key_its_next_turn(void **state)
+{
+	struct fyn_workqueue q;
+	struct fyn_work *out[2];
+	pthread_t other;
+	void *got;
+	(void)state;
+	fyn_workqueue_init(&q, 10);
+	push_keyed(&q, "r1", "a", 1);
+	push_keyed(&q, "r1", "a", 2);
+	assert_int_equal(fyn_workqueue_wait_take(&q, out, 2), 1);   /* a's 2 waits for a's 1 */
+	/* a second consumer waits for a's 2, which done releases */
+	assert_int_equal(pthread_create(&other, NULL, take_one, &q), 0);
+	fyn_workqueue_done(&q, out[0]);
+	free(out[0]);
+	assert_int_equal(pthread_join(other, &got), 0);
+	assert_non_null(got);
+	assert_int_equal(((struct item *)got)->value, 2);
+	fyn_workqueue_done(&q, got);
+	free(got);
+	assert_int_equal(fyn_workqueue_outstanding(&q, "a"), 0);
+	fyn_workqueue_destroy(&q, free_item);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +332,7 @@ int main(void)
 		cmocka_unit_test(a_key_is_bounded_until_its_items_are_done),
 		cmocka_unit_test(keyed_pushes_respect_the_queue_bound_and_stop),
 		cmocka_unit_test(plain_items_take_their_turn_beside_keyed_ones),
+		cmocka_unit_test(done_hands_the_key_its_next_turn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
