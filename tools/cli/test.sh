@@ -3,8 +3,9 @@
 # missing, builds three trees and runs each suite once, in the build that
 # suits it (tests/README.md has the suites and their time budget):
 #   build-asan/  (ASan+UBSan): unit and SQL tests   (ctest label unit|sql)
-#   build-ubsan/ (UBSan):      integration tests     (label integration; the
-#                plugin inside Debian's mosquitto, where ASan cannot run)
+#   build-ubsan/ (UBSan):      integration tests and the bad-input corpus
+#                (labels integration|corpus; the plugin inside Debian's
+#                mosquitto, where ASan cannot run)
 #   build/       (plain):      every other suite     (lint, valgrind, ...)
 # --long exports FYNSYNC_LONG=1 for the suites that have a longer form.
 # ctest args (e.g. -R sql) apply to every run. Exit non-zero on any failure.
@@ -29,6 +30,6 @@ run_suites() {
 	ctest --test-dir "$dir" --output-on-failure -j 2 "$@" || rc=1
 }
 run_suites "unit and SQL tests (ASan+UBSan build)" "$ROOT/build-asan" -L 'unit|sql' "$@"
-run_suites "integration tests (plugin under UBSan)" "$ROOT/build-ubsan" -L integration "$@"
-run_suites "every other suite (plain build)" "$BUILD" -LE 'unit|sql|integration' "$@"
+run_suites "integration tests and the bad-input corpus (plugin under UBSan)" "$ROOT/build-ubsan" -L 'integration|corpus' "$@"
+run_suites "every other suite (plain build)" "$BUILD" -LE 'unit|sql|integration|corpus' "$@"
 exit $rc
