@@ -5,7 +5,10 @@
  * topics with the default size limit and with one smaller than the input
  * (the too_large id scan), then read as a topic and as a timestamp. Every
  * answer must be well formed: a code, a NUL-terminated id and reason, and an
- * event exactly when the code is FYN_OK. Seeded from tests/corpus/envelope.
+ * event exactly when the code is FYN_OK. Two differential checks: the id
+ * scan of an oversized submission finds the same id as the full parse of a
+ * valid one, and an accepted event, written out again, is accepted again.
+ * Seeded from tests/corpus/envelope.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,7 +21,8 @@ static const char *const topics[] = {
 	"fynlo/v1/in/r1/inventory/adjusted", "fynlo/v1/in/platform/platform/announcement",
 };
 
-static void check_on(const struct fyn_submit_topic *t, const uint8_t *data, size_t size, size_t max)
+static void check_on(const struct fyn_submit_topic *t, const uint8_t *data, size_t size, size_t max,
+		struct fyn_envelope_check *result)
 {
 	struct fyn_envelope_check out;
 	fyn_envelope_check(t, data, size, max, &out);
@@ -27,7 +31,21 @@ static void check_on(const struct fyn_submit_topic *t, const uint8_t *data, size
 			|| (out.code != FYN_OK && out.code != FYN_REJECT_UNAVAILABLE && out.reason[0] == '\0')) {
 		abort();
 	}
+	if (out.event && t) {
+		char *again = json_dumps(out.event, JSON_COMPACT);
+		struct fyn_envelope_check second;
+		fyn_envelope_check(t, again, strlen(again), max, &second);
+		if (second.code != FYN_OK || strcmp(second.id, out.id) != 0) {
+			abort();
+		}
+		json_decref(second.event);
+		free(again);
+	}
 	json_decref(out.event);
+	out.event = NULL;
+	if (result) {
+		*result = out;
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -35,18 +53,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fyn_submit_topic t;
+	struct fyn_envelope_check parsed, scanned;
 	char reason[256];
 	char *text;
+	json_t *doc;
 
 	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++) {
 		if (!fyn_submit_topic_parse(topics[i], &t, reason, sizeof(reason))) {
 			abort();
 		}
-		check_on(&t, data, size, 65536);
+		check_on(&t, data, size, 65536, &parsed);
 	}
-	check_on(NULL, data, size, 65536);
+	check_on(NULL, data, size, 65536, NULL);
 	if (size > 1) {
-		check_on(&t, data, size, size / 2);   /* too_large: the id scan */
+		check_on(&t, data, size, size - 1, &scanned);   /* too_large: the id scan */
+		/* a document that is valid JSON: the scan must agree with the parse */
+		doc = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+		if (doc && json_is_object(doc) && strcmp(parsed.id, scanned.id) != 0) {
+			abort();
+		}
+		json_decref(doc);
 	}
 	text = malloc(size + 1);
 	if (!text) {
