@@ -30,5 +30,10 @@ run_suites() {
 }
 run_suites "unit and SQL tests (ASan+UBSan build)" "$ROOT/build-asan" -L 'unit|sql' "$@"
 run_suites "integration tests (plugin under UBSan)" "$ROOT/build-ubsan" -L integration "$@"
+rm -f "$BUILD/chaos-figures.txt"
 run_suites "every other suite (plain build)" "$BUILD" -LE 'unit|sql|integration' "$@"
+if [ -f "$BUILD/chaos-figures.txt" ]; then
+	say "chaos suite (tests/README.md, \"Chaos\"):"
+	cat "$BUILD/chaos-figures.txt" >&2
+fi
 exit $rc
