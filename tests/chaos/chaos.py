@@ -29,6 +29,7 @@ import ctypes
 import json
 import math
 import os
+import queue
 import random
 import signal
 import socket
@@ -425,6 +426,7 @@ class Prober(Peer):
         super().__init__(hub, rid, name, **kwargs)
         self.head = 0
         self.next = {"snapshot": 0.0, "resume": 0.0}
+        self.paused = False
 
     def on_reply(self, kind, doc):
         if not isinstance(doc, dict):
@@ -448,6 +450,8 @@ class Prober(Peer):
 
     def tick(self, now):
         super().tick(now)
+        if self.paused:
+            return
         with self.lock:
             due = [k for k, at in self.next.items() if at <= now and k not in self.pending]
             head = self.head
@@ -459,6 +463,41 @@ class Prober(Peer):
 
     def on_unanswered(self, key):
         self._again(key)
+
+
+class Witness(Peer):
+    """A manager's screen that asks only when the fault tells it to: one
+    request, then the wait for its answer (ask_and_wait)."""
+
+    role = "manager"
+
+    def __init__(self, hub, rid, name, **kwargs):
+        super().__init__(hub, rid, name, **kwargs)
+        self.answers = queue.Queue()
+
+    def on_reply(self, kind, doc):
+        if kind in ("snapshot", "replay.done"):
+            self.got_answer("snapshot" if kind == "snapshot" else "resume")
+            self.answers.put("result")
+
+    def on_error(self, doc):
+        self.answers.put("error")
+
+    def ask_and_wait(self, verb, timeout=ANSWER_WITHIN + 1):
+        """Asks ctl/resume from 0 or ctl/snapshot of the sales (once
+        connected, up to 10 s) and returns "result", "error" or "none"."""
+        deadline = time.time() + ANSWER_WITHIN
+        while not self.is_up and time.time() < deadline:
+            time.sleep(0.05)
+        while not self.answers.empty():
+            self.answers.get()
+        request = {"stream": self.rid, "views": ["sales"]} if verb == "snapshot" else {"streams": {self.rid: 0}}
+        if not self.ask(verb, verb, request):
+            return "not asked"
+        try:
+            return self.answers.get(timeout=timeout)
+        except queue.Empty:
+            return "none"
 
 
 class Settings:
@@ -493,7 +532,9 @@ class Phase:
                       for rid in self.rids for n in range(settings.tills)]
         self.subscribers = [Subscriber(hub, rid, f"dash-{rid}", ttl=ttl, refresh=refresh) for rid in self.rids]
         self.probers = [Prober(hub, self.rids[0], f"probe-{name}", ttl=ttl, refresh=refresh)]
-        self.peers = self.tills + self.subscribers + self.probers
+        self.witness = Witness(hub, self.rids[-1], f"witness-{name}", ttl=ttl, refresh=refresh)
+        self.peers = self.tills + self.subscribers + self.probers + [self.witness]
+        self.right_after = []   # answers to the witness's requests right after each fault
         self.creating = threading.Event()
         self.stopping = threading.Event()
         self.fault_times = []   # (start, end) of each fault
@@ -516,7 +557,11 @@ class Phase:
         time.sleep(seconds)
 
     def fault(self, start, end):
+        """Records a fault over; the witness then asks ctl/resume and
+        ctl/snapshot, which must get their results."""
         self.fault_times.append((start, end))
+        for verb in ("resume", "snapshot"):
+            self.right_after.append(f"{verb}:{self.witness.ask_and_wait(verb)}")
 
     def run(self, inject, repeat=True):
         """inject(phase) brings the fault, settings.repeats times with load
@@ -617,6 +662,7 @@ class Phase:
             "sub_duplicates": sum(s.duplicates for s in self.subscribers),
             "sub_mismatched": sum(s.mismatched for s in self.subscribers),
             "sub_resumes": min(s.resumes_done for s in self.subscribers),
+            "right_after": sorted(set(self.right_after)),
             "recovery_s": self._recovery_seconds(),
             "stall_s": self._longest_stall(),
         }
@@ -671,11 +717,21 @@ def broker_kill9(phase):
 
 
 def postgres_restart(phase):
+    """3 s without PostgreSQL. Meanwhile the witness asks a snapshot, which
+    must be answered (an error), and the prober pauses: after the restart
+    the hub's replay reader has then not used its connection since the
+    stop, which is where defect 1 bites."""
     start = time.time()
+    for prober in phase.probers:
+        prober.paused = True
     phase.hub.pg_stop_fast()
-    phase.load_for(3)
+    phase.notes.setdefault("during_outage", []).append(f"snapshot:{phase.witness.ask_and_wait('snapshot')}")
+    phase.load_for(max(0.0, start + 3 - time.time()))
     phase.hub.start()
-    phase.fault(start, time.time())
+    end = time.time()
+    phase.fault(start, end)
+    for prober in phase.probers:
+        prober.paused = False
 
 
 def postgres_freeze(phase):

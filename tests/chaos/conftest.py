@@ -10,7 +10,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 COLUMNS = ["submitted", "accepted", "stored_once", "duplicated", "lost", "unanswered",
            "undrained", "resent", "unavailable", "ctl_asked", "ctl_errors", "errors_without_code",
-           "late_answers", "reconnects", "drops", "kicks", "refreshed", "stall_s", "recovery_s", "seconds"]
+           "late_answers", "sub_duplicates", "reconnects", "drops", "kicks", "refreshed", "stall_s", "recovery_s", "seconds"]
 
 
 def figure_lines(results):
