@@ -59,21 +59,22 @@ enum fyn_store_status fyn_store_notifications(struct fyn_store *store,
 	return FYN_STORE_OK;
 }
 
-enum fyn_store_status fyn_store_heads(struct fyn_store *store, long long started_unix_ms,
+enum fyn_store_status fyn_store_heads(struct fyn_store *store, long long started_ms_ago,
 		void (*each)(const char *stream, long long head, long long live_from, void *arg), void *arg,
 		char *err, size_t errlen)
 {
-	char started[32];
-	const char *params[] = { started_unix_ms > 0 ? started : NULL };
+	char ago[32];
+	const char *params[] = { started_ms_ago >= 0 ? ago : NULL };
 	PGresult *res;
 
 	if (!fyn_store_is_connected(store)) {
 		snprintf(err, errlen, "not connected");
 		return FYN_STORE_DOWN;
 	}
-	snprintf(started, sizeof(started), "%lld", started_unix_ms);
+	/* The start on the database's own clock, which also set recorded_at. */
+	snprintf(ago, sizeof(ago), "%lld", started_ms_ago);
 	res = PQexecParams(fyn_store_connection(store),
-			"SELECT stream, head, live_from FROM fynsync_heads(to_timestamp($1::bigint / 1000.0))",
+			"SELECT stream, head, live_from FROM fynsync_heads(clock_timestamp() - $1::bigint * interval '1 millisecond')",
 			1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		return failed(store, res, err, errlen);

@@ -97,9 +97,9 @@ int fyn_store_socket(struct fyn_store *store);
 enum fyn_store_status fyn_store_notifications(struct fyn_store *store,
 		void (*each)(const char *payload, void *arg), void *arg, char *err, size_t errlen);
 /* Calls each with every stream, its head (its last seq) and, when
- * started_unix_ms > 0, live_from: the last seq recorded before that moment
- * (else live_from is the head). */
-enum fyn_store_status fyn_store_heads(struct fyn_store *store, long long started_unix_ms,
+ * started_ms_ago >= 0, live_from: the last seq recorded before that many
+ * milliseconds ago on the database's clock (else live_from is the head). */
+enum fyn_store_status fyn_store_heads(struct fyn_store *store, long long started_ms_ago,
 		void (*each)(const char *stream, long long head, long long live_from, void *arg), void *arg,
 		char *err, size_t errlen);
 

@@ -19,7 +19,6 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -38,10 +37,6 @@ static bool hash_add_failed;
 #define PAGE_SIZE 500
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 1000
-/* The node's start as the database's clock may see it: a little earlier,
- * for clock skew. Events in the margin go out live as well (clients drop
- * what they have). */
-#define START_MARGIN_MS 2000
 
 struct stream_entry {
 	UT_hash_handle hh;
@@ -64,7 +59,7 @@ struct fyn_fanout {
 	atomic_int unpublished_pages;   /* follower pages not yet published by the broker */
 	pthread_mutex_t lock;           /* guards everything below */
 	struct stream_entry *streams;
-	long long started_unix_ms;      /* live fan-out starts with what was stored after this */
+	long long started_ms;           /* fyn_now_ms() at the start: live fan-out begins with what was stored after */
 	bool ready;                     /* the baseline (where each stream's live fan-out starts) is taken */
 	unsigned round;
 	struct fyn_views *views;
@@ -500,7 +495,7 @@ static enum fyn_store_status connect_and_catch_up(struct fyn_fanout *f, char *er
 		pthread_mutex_lock(&f->lock);
 		scan.baseline = !f->ready;
 		pthread_mutex_unlock(&f->lock);
-		status = fyn_store_heads(f->store, scan.baseline ? f->started_unix_ms : 0, on_head, &scan, err, errlen);
+		status = fyn_store_heads(f->store, scan.baseline ? fyn_now_ms() - f->started_ms : -1, on_head, &scan, err, errlen);
 	}
 	if (status != FYN_STORE_OK) {
 		return status;
@@ -576,7 +571,7 @@ static void *follower_main(void *arg)
 		if (now >= next_heads) {
 			struct heads_scan scan = { f, false };
 			next_heads = now + HEADS_INTERVAL_MS;
-			if (fyn_store_heads(f->store, 0, on_head, &scan, err, sizeof(err)) != FYN_STORE_OK) {
+			if (fyn_store_heads(f->store, -1, on_head, &scan, err, sizeof(err)) != FYN_STORE_OK) {
 				continue;
 			}
 		}
@@ -594,13 +589,6 @@ static void *follower_main(void *arg)
 		}
 	}
 	return NULL;
-}
-
-static long long unix_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void make_node_tag(char node[33])
@@ -642,7 +630,7 @@ struct fyn_fanout *fyn_fanout_start(const char *conninfo, struct fyn_views *view
 	}
 	pthread_mutex_init(&f->lock, NULL);
 	make_node_tag(f->node);
-	f->started_unix_ms = unix_now_ms() - START_MARGIN_MS;
+	f->started_ms = fyn_now_ms();
 	f->outbox = outbox;
 	f->views = fyn_views_ref(views);
 	f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
