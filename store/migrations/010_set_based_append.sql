@@ -204,7 +204,7 @@ BEGIN
         SELECT a1.*,
                (a1.etype = 'inventory.adjusted' AND a1.new_thr IS NOT NULL AND a1.new_level <= a1.new_thr
                 AND NOT (a1.inv_had AND a1.inv_thr IS NOT NULL AND a1.inv_level <= a1.inv_thr)) AS emits,
-               gen_random_uuid() AS gen_id
+               gen_random_uuid() AS gen_id, clock_timestamp() AS recorded
           FROM a1
     ),
     -- seq: the stream's head, then one per event in array order, the
@@ -214,20 +214,28 @@ BEGIN
                h.head + sum(1 + a2.emits::int) OVER (PARTITION BY a2.r ORDER BY a2.ord) - a2.emits::int AS seq
           FROM a2 JOIN restaurants h ON h.id = a2.r
     ),
-    ins AS (
-        INSERT INTO events (id, correlation_id, aggregate_id, event_type, payload, metadata,
-                            created_at, created_by, restaurant, seq)
-        SELECT a.id, (a.el->>'correlation_id')::uuid, a.agg, a.etype, a.p, a.meta,
-               a.at, a.el->>'created_by', a.r, a.seq
+    -- The run's events as stored (the answers are built from the same
+    -- rows, so nothing needs to be read back from the insert).
+    stored AS (
+        SELECT a.ord, a.idx, a.r, a.etype, a.seq, 0 AS sub,
+               ROW(a.id, (a.el->>'correlation_id')::uuid, a.agg, a.etype, a.p, a.meta,
+                   a.at, a.el->>'created_by', a.r, a.seq, a.recorded)::events AS e
           FROM a
         UNION ALL
-        SELECT a.gen_id, coalesce((a.el->>'correlation_id')::uuid, a.id),
-               a.p->>'item_id', 'inventory.low',
-               jsonb_build_object('item_id', a.p->>'item_id', 'level', a.new_level, 'low_threshold', a.new_thr),
-               jsonb_build_object('generated_by', 'hub', 'cause', a.id),
-               a.at, 'hub', a.r, a.seq + 1
+        SELECT a.ord, NULL, a.r, 'inventory.low', a.seq + 1, 1,
+               ROW(a.gen_id, coalesce((a.el->>'correlation_id')::uuid, a.id), a.p->>'item_id', 'inventory.low',
+                   jsonb_build_object('item_id', a.p->>'item_id', 'level', a.new_level, 'low_threshold', a.new_thr),
+                   jsonb_build_object('generated_by', 'hub', 'cause', a.id),
+                   a.at, 'hub', a.r, a.seq + 1, a.recorded)::events
           FROM a WHERE a.emits
-        RETURNING events.id, events.seq, fynsync_event_json(events) AS event
+    ),
+    ins AS (
+        INSERT INTO events (id, correlation_id, aggregate_id, event_type, payload, metadata,
+                            created_at, created_by, restaurant, seq, recorded_at)
+        SELECT (s.e).id, (s.e).correlation_id, (s.e).aggregate_id, (s.e).event_type, (s.e).payload,
+               (s.e).metadata, (s.e).created_at, (s.e).created_by, (s.e).restaurant, (s.e).seq,
+               (s.e).recorded_at
+          FROM stored s
     ),
     heads AS (
         UPDATE restaurants h SET head = h.head + t.used
@@ -347,14 +355,11 @@ BEGIN
           FROM c WHERE c.rule_code IS NOT NULL
         UNION ALL
         -- Stored now, and what the hub generated because of them.
-        SELECT ROW(a.ord, 0, a.idx, 'accepted', NULL, NULL, a.r, i.seq, i.event,
-                   a.etype NOT IN ('order.created', 'order.updated', 'menu.updated',
-                                   'inventory.adjusted'))::fynsync_append_answer
-          FROM a JOIN ins i ON i.id = a.id
-        UNION ALL
-        SELECT ROW(a.ord, 1, NULL, 'generated', NULL, NULL, a.r, i.seq, i.event, false)::fynsync_append_answer
-          FROM a JOIN ins i ON i.id = a.gen_id
-         WHERE a.emits
+        SELECT ROW(s.ord, s.sub, s.idx, CASE WHEN s.sub = 0 THEN 'accepted' ELSE 'generated' END, NULL, NULL,
+                   s.r, s.seq, fynsync_event_json(s.e),
+                   s.sub = 0 AND s.etype NOT IN ('order.created', 'order.updated', 'menu.updated',
+                                                 'inventory.adjusted'))::fynsync_append_answer
+          FROM stored s
     ) s;
 
     -- Projections of the other event types, in seq order.
