@@ -796,9 +796,8 @@ static void setup_connections(void)
 		snprintf(st->submit_topic, sizeof(st->submit_topic), opt.raw ? "bench/%.64s/order/created"
 				: "fynlo/v1/in/%.64s/order/created", st->id);
 		st->last_seq = -1;
-		if (k > 0)
-			strcat(all_ids, ",");
-		strcat(all_ids, st->id);
+		size_t used = strlen(all_ids);
+		snprintf(all_ids + used, sizeof(all_ids) - used, "%s%s", k > 0 ? "," : "", st->id);
 	}
 	conn_count = opt.publishers + 1;
 	conns = calloc((size_t)conn_count, sizeof(*conns));
