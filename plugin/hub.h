@@ -1,8 +1,8 @@
 /*
  * hub.h: the plugin's state, owned by the broker thread.
  *
- * Seven threads run beside the broker's: the writer (workers/pipeline.c),
- * two readers of two threads each (workers/reader.c: replays; snapshots and
+ * Threads beside the broker's: the writers (workers/pipeline.c, one per
+ * `writers`), two readers of two threads each (workers/reader.c: replays; snapshots and
  * durable state), the fan-out follower (workers/fanout.c) and the outbox's
  * waker (workers/outbox.c). None of them touches anything here: they take
  * work through their own locked queues and answer through the outbox, which

@@ -27,6 +27,7 @@ static void required_paths_and_defaults(void **state)
 	assert_int_equal(cfg.max_event_bytes, 65536);
 	assert_int_equal(cfg.max_queue, 10000);
 	assert_int_equal(cfg.max_batch, 256);
+	assert_int_equal(cfg.writers, 4);
 	assert_int_equal(cfg.commit_timeout_ms, 3000);
 	assert_int_equal(cfg.max_replay, 50000);
 	assert_int_equal(cfg.max_client_requests, 8);
@@ -39,19 +40,20 @@ static void each_number_lands_in_its_field(void **state)
 		OPT("db_conninfo", "dbname=x"), OPT("jwt_key_file", "k"), OPT("acl_file", "a"),
 		OPT("jwt_leeway", "7"), OPT("max_event_bytes", "1000"), OPT("max_queue", "11"),
 		OPT("max_batch", "12"), OPT("commit_timeout_ms", "1300"), OPT("max_replay", "99999999"),
-		OPT("max_client_requests", "3"),
+		OPT("writers", "3"), OPT("max_client_requests", "4"),
 	};
 	struct fyn_config cfg;
 	char err[256];
 	(void)state;
-	assert_int_equal(fyn_config_parse(opts, 10, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(fyn_config_parse(opts, (int)(sizeof(opts) / sizeof(opts[0])), &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg.jwt_leeway_s, 7);
 	assert_int_equal(cfg.max_event_bytes, 1000);
 	assert_int_equal(cfg.max_queue, 11);
 	assert_int_equal(cfg.max_batch, 12);
+	assert_int_equal(cfg.writers, 3);
 	assert_int_equal(cfg.commit_timeout_ms, 1300);
 	assert_int_equal(cfg.max_replay, 99999999);
-	assert_int_equal(cfg.max_client_requests, 3);
+	assert_int_equal(cfg.max_client_requests, 4);
 	fyn_config_clear(&cfg);
 }
 
