@@ -5,6 +5,7 @@ answer. The wide sweep of bad input is tests/corpus; these are the defects'
 own reproductions."""
 
 import json
+import time
 import uuid
 
 import pytest
@@ -17,7 +18,10 @@ def migrated(broker):
     """The tests read and change tables: wait until the writer has migrated
     the store (it does when it first connects), i.e. one event is accepted."""
     till = broker.client("staff", ["r1"])
-    assert till.submit("r1", event())["status"] == "accepted"
+    deadline = time.time() + 60
+    while till.submit("r1", event())["status"] != "accepted":
+        assert time.time() < deadline, "the store never came up"
+        time.sleep(0.2)
     till.close()
 
 
