@@ -20,16 +20,11 @@ from chaos import ERROR_CODES, FAULTS, ChaosHub, run_fault  # noqa: E402
 
 RESULTS = {}   # fault -> figures, or the exception its run raised; conftest prints them
 
-# (fault, check) -> issue 11 defect that breaks it today.
-KNOWN = {
-    # The replay reader's connection broke with the restart and was not
-    # used since: the first resume after it is answered "unavailable"
-    # although PostgreSQL is back.
-    ("postgres_restart", "right_after"): 1,
-    # Control errors carry no `code` (only verb, stream and reason); the
-    # prober's requests during the outage are answered so.
-    ("postgres_restart", "error_codes"): 7,
-}
+# (fault, check) -> the issue 11 defect that breaks it today, e.g.
+# ("postgres_restart", "right_after"): 1. Empty since defects 1 and 7 were
+# fixed (the first resume after a restart was answered "unavailable";
+# control errors carried no code).
+KNOWN = {}
 
 
 def faults_for(check):
