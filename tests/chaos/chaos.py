@@ -79,10 +79,24 @@ class ChaosHub(CliHub):
         self.reaper_pipe = starter.stdin
         _set_subreaper(True)
         try:
-            self.start()
+            self._first_start(env_file)
         except BaseException:
             self.destroy()
             raise
+
+    def _first_start(self, env_file, attempts=3):
+        """./fynsync start, on new ports when another program took one of
+        ours first (the machine is shared)."""
+        for attempt in range(attempts):
+            done = self.run("start")
+            if done.returncode == 0:
+                return
+            if attempt + 1 == attempts or not ("already in use" in done.stderr or "is taken" in done.stderr):
+                raise AssertionError(f"./fynsync start failed:\n{done.stderr}\n{self.read_log()[-3000:]}")
+            procs.cleanup(self.var, self.env)
+            self.pick_ports()
+            with open(env_file, "w") as f:
+                json.dump(self.env, f)
 
     def start(self):
         done = self.run("start")
