@@ -20,10 +20,9 @@ from chaos import ERROR_CODES, FAULTS, ChaosHub, run_fault  # noqa: E402
 
 RESULTS = {}   # fault -> figures, or the exception its run raised; conftest prints them
 
-# (fault, check) -> the issue 11 defect that breaks it today, e.g.
-# ("postgres_restart", "right_after"): 1. Empty since defects 1 and 7 were
-# fixed (the first resume after a restart was answered "unavailable";
-# control errors carried no code).
+# (fault, check) -> issue 11 defect that breaks it today. Defects 1 (reads
+# right after a PostgreSQL restart) and 7 (control errors without `code`)
+# were fixed; their checks now pass for every fault.
 KNOWN = {}
 
 
