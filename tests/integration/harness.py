@@ -10,6 +10,7 @@ import json
 import os
 import pwd
 import queue
+import random
 import shutil
 import signal
 import socket
@@ -44,6 +45,25 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def quiet_port():
+    """A free loopback port below the kernel's range for outgoing connections,
+    so that none takes it before a later bind: for hubs whose ports are
+    fixed before they start (./fynsync), and again at each restart."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32768
+    while True:
+        port = random.randint(max(1024, ephemeral - 12000), ephemeral - 1)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
 
 
 def _is_root():
@@ -389,13 +409,20 @@ class CliHub:
         for src, dst in ((PLUGIN, plugin), (DEFAULT_ACL, acl)):
             shutil.copyfile(src, dst)
             os.chmod(dst, 0o644)
-        self.env = dict(outside_environment(), FYNSYNC_VAR=self.var, FYNSYNC_PLUGIN=plugin, FYNSYNC_ACL_FILE=acl,
-                        FYNSYNC_MQTT_PORT=str(free_port()), FYNSYNC_WS_PORT=str(free_port()),
-                        FYNSYNC_MQTTS_PORT=str(free_port()), FYNSYNC_WSS_PORT=str(free_port()),
-                        FYNSYNC_PG_PORT=str(free_port()))
-        self.port = int(self.env["FYNSYNC_MQTT_PORT"])
+        self.env = dict(outside_environment(), FYNSYNC_VAR=self.var, FYNSYNC_PLUGIN=plugin, FYNSYNC_ACL_FILE=acl)
+        self.pick_ports()
         self.pg_dir = os.path.join(self.var, "pg")
         self.ca = os.path.join(self.var, "tls", "ca.crt")
+
+    def pick_ports(self):
+        """New ports for every listener and PostgreSQL (quiet_port); a
+        running hub keeps its own until restarted."""
+        ports = set()
+        while len(ports) < 5:
+            ports.add(quiet_port())
+        for name, port in zip(("MQTT", "WS", "MQTTS", "WSS", "PG"), sorted(ports)):
+            self.env[f"FYNSYNC_{name}_PORT"] = str(port)
+        self.port = int(self.env["FYNSYNC_MQTT_PORT"])
 
     def run(self, *args, timeout=120):
         return subprocess.run([FYNSYNC, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
