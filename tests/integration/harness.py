@@ -464,13 +464,13 @@ class RawClient:
     broker closed the connection."""
 
     def __init__(self, port, client_id, username, password, version=5, will=None, keepalive=60,
-                 clean=True, session_expiry=None, will_delay=None):
+                 clean=True, session_expiry=None, will_delay=None, timeout=5):
         """will: optional (topic, payload, retain), sent with QoS 1. version is
         the protocol level (4 is MQTT 3.1.1). keepalive in seconds; with
         session_expiry and will_delay (MQTT 5, seconds) the CONNECT carries
-        those properties."""
+        those properties. timeout bounds the wait for CONNACK, in seconds."""
         self.version = version
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         flags = (0x02 if clean else 0) | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
         if will is not None:
             flags |= 0x04 | (1 << 3) | (0x20 if will[2] else 0)
