@@ -120,9 +120,10 @@ static void forget_in(struct fyn_session **table, struct fyn_session *session)
 	free_session(session);
 }
 
-/* Adds session to *table, in place of any entry with its id; false on OOM
- * (session is then freed). */
-static bool add_to(struct fyn_session **table, struct fyn_session *session)
+/* Adds session to *table, in place of any entry with its id. Out of memory,
+ * the session is forgotten instead (freed): mosquitto is then refused what
+ * it asks for it, as for a client the hub never knew. */
+static void add_to(struct fyn_session **table, struct fyn_session *session)
 {
 	struct fyn_session *previous = find_in(*table, session->client_id);
 
@@ -133,9 +134,7 @@ static bool add_to(struct fyn_session **table, struct fyn_session *session)
 	HASH_ADD_KEYPTR(by_id, *table, session->client_id, strlen(session->client_id), session);
 	if (hash_add_failed) {
 		free_session(session);
-		return false;
 	}
-	return true;
 }
 
 static void supersede_offline(struct fyn_sessions *s, const char *client_id)
