@@ -142,8 +142,7 @@ static void supersede_offline(struct fyn_sessions *s, const char *client_id)
 	struct fyn_session *offline = find_in(s->offline, client_id);
 
 	if (offline) {
-		HASH_DELETE(by_id, s->offline, offline);
-		add_to(&s->closing, offline);
+		forget_in(&s->offline, offline);
 	}
 }
 
