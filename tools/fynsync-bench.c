@@ -785,6 +785,7 @@ static void setup_connections(void)
 	else
 		snprintf(prefix, sizeof(prefix), "bench-%d", (int)getpid());
 	char all_ids[MAX_STREAMS * 66] = "";
+	size_t used = 0;
 
 	stream_count = opt.restaurants;
 	for (int k = 0; k < stream_count; k++) {
@@ -796,9 +797,7 @@ static void setup_connections(void)
 		snprintf(st->submit_topic, sizeof(st->submit_topic), opt.raw ? "bench/%.64s/order/created"
 				: "fynlo/v1/in/%.64s/order/created", st->id);
 		st->last_seq = -1;
-		if (k > 0)
-			strcat(all_ids, ",");
-		strcat(all_ids, st->id);
+		used += (size_t)snprintf(all_ids + used, sizeof(all_ids) - used, "%s%s", k > 0 ? "," : "", st->id);
 	}
 	conn_count = opt.publishers + 1;
 	conns = calloc((size_t)conn_count, sizeof(*conns));
