@@ -371,7 +371,7 @@ static size_t identity_from(const json_t *who, struct fyn_acl_identity *out, con
  * after its stored cursors, at most max_replay events per stream. */
 static void auto_resume(struct reader_thread *t, const struct fyn_read_request *r)
 {
-	char err[512], *text;
+	char *text;
 	const char *restaurants[FYN_TOKEN_MAX_RESTAURANTS];
 	struct auto_resume_scope scope = { .acl = r->views->acl };
 	json_t *state, *cursors;
@@ -390,6 +390,7 @@ static void auto_resume(struct reader_thread *t, const struct fyn_read_request *
 		json_t *seq;
 		json_object_foreach(cursors, stream, seq) {
 			long long head = 0, after = json_integer_value(seq);
+			char err[512];
 			if (fyn_store_head(t->store, stream, &head, err, sizeof(err)) != FYN_STORE_OK) {
 				continue;
 			}
