@@ -40,6 +40,13 @@ fynsync is up with the demo restaurant '$RID' and two simulated tills.
   MQTT over TLS:     mqtts://$host:$FYNSYNC_MQTTS_PORT  wss://$host:$FYNSYNC_WSS_PORT   (CA: $VAR/tls/ca.crt)
   logs:              $VAR/log/
 
+Dashboards (open in a browser; each link carries its token, valid 24 h):
+  restaurant owner:  http://$host:$WS_PORT/owner.html?token=$(token --role restaurant_owner --restaurant "$RID" --sub demo-owner)
+  manager:           http://$host:$WS_PORT/owner.html?token=$(token --role manager --restaurant "$RID" --sub demo-manager)
+  staff:             http://$host:$WS_PORT/owner.html?token=$(token --role staff --restaurant "$RID" --sub demo-staff)
+  kitchen display:   http://$host:$WS_PORT/kitchen.html?token=$(token --role kitchen --restaurant "$RID" --sub demo-kitchen)
+  platform owner:    http://$host:$WS_PORT/platform.html?token=$(token --role platform_owner --sub demo-platform)
+
 Tokens (valid 24 h; the MQTT password; the username, if sent, must equal the sub):
   restaurant owner:  $(token --role restaurant_owner --restaurant "$RID" --sub demo-owner)
   staff (POS):       $(token --role staff --restaurant "$RID" --sub demo-staff)

@@ -41,7 +41,8 @@ def order_lifecycle(client):
     items = [{"item_id": i, "qty": random.randint(1, 2), "price": p, "cost": c}
              for i, _, p, c in random.sample(MENU, random.randint(1, 3))]
     total = sum(i["qty"] * i["price"] for i in items)
-    submit(client, "order.created", order_id, {"status": "open", "total": total, "items": items})
+    submit(client, "order.created", order_id, {"status": "open", "total": total, "items": items,
+                                              "table": random.randint(1, 20)})
     for status in ("preparing", "ready", "completed"):
         time.sleep(random.uniform(0.5, 2.0))
         submit(client, "order.updated", order_id, {"status": status})
