@@ -359,7 +359,11 @@ if (client) {
   client.on('session', (s) => {
     full = s.view === 'full';
     document.body.classList.toggle('full', full);
-    for (const node of document.querySelectorAll('.full-only')) node.hidden = !full;
+    // A redacted view has no cost or profit figure: the places for them go.
+    for (const node of document.querySelectorAll('.full-only')) {
+      if (full) node.hidden = false;
+      else node.remove();
+    }
     if (!current || !s.restaurants.includes(current)) current = s.restaurants[0] || null;
     showRestaurants(s);
   });
