@@ -116,28 +116,20 @@ static struct term first_filter_term(const char *filter)
 	return first;
 }
 
-bool fyn_pattern_contains(const struct fyn_pattern *pattern,
-		const struct fyn_binding *binding, const char *filter)
+/* The two questions walk the same way and differ in three places: how one
+ * pair of levels must relate, whether a '#' in the filter may meet a pattern
+ * level, and what may follow once the pattern is used up. */
+enum relation { CONTAINS, OVERLAPS };
+
+static bool levels_relate(enum relation relation, const struct term *p,
+		const struct term *f, size_t depth)
 {
-	if (!pattern_is_bound(pattern, binding))
-		return false;
-	const char *rest = filter;
-	for (size_t depth = 0; depth < pattern->count; depth++) {
-		struct term p = resolve_level(&pattern->levels[depth], binding);
-		if (p.kind == TERM_ANY_REST) {
-			struct term first = first_filter_term(filter);
-			return depth > 0 || !is_system_text(&first, 0);
-		}
-		struct term f;
-		if (!take_filter_term(&rest, &f) || f.kind == TERM_ANY_REST)
-			return false;
-		if (!term_covers(&p, &f, depth))
-			return false;
-	}
-	return rest == NULL;
+	if (f->kind == TERM_ANY_REST)
+		return relation == OVERLAPS && !is_system_text(p, depth);
+	return relation == CONTAINS ? term_covers(p, f, depth) : terms_meet(p, f, depth);
 }
 
-bool fyn_pattern_overlaps(const struct fyn_pattern *pattern,
+static bool pattern_relates(enum relation relation, const struct fyn_pattern *pattern,
 		const struct fyn_binding *binding, const char *filter)
 {
 	if (!pattern_is_bound(pattern, binding))
@@ -152,13 +144,27 @@ bool fyn_pattern_overlaps(const struct fyn_pattern *pattern,
 		struct term f;
 		if (!take_filter_term(&rest, &f))
 			return false;
-		if (f.kind == TERM_ANY_REST)
-			return !is_system_text(&p, depth);
-		if (!terms_meet(&p, &f, depth))
-			return false;
+		bool relates = levels_relate(relation, &p, &f, depth);
+		/* A filter's '#' is its last level, so it decides the answer. */
+		if (f.kind == TERM_ANY_REST || !relates)
+			return relates;
 	}
+	if (relation == CONTAINS)
+		return rest == NULL;
 	struct term after;
 	return !take_filter_term(&rest, &after) || after.kind == TERM_ANY_REST;
+}
+
+bool fyn_pattern_contains(const struct fyn_pattern *pattern,
+		const struct fyn_binding *binding, const char *filter)
+{
+	return pattern_relates(CONTAINS, pattern, binding, filter);
+}
+
+bool fyn_pattern_overlaps(const struct fyn_pattern *pattern,
+		const struct fyn_binding *binding, const char *filter)
+{
+	return pattern_relates(OVERLAPS, pattern, binding, filter);
 }
 
 bool fyn_filter_is_valid(const char *filter)

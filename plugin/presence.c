@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 
 #include "ack.h"
+#include "timestamp.h"
 
 static void publish_presence(const char *rid, const char *client_id, const char *payload)
 {
@@ -32,25 +32,12 @@ static void for_each_stream(const struct fyn_session *session, const char *paylo
 	}
 }
 
-/* 2026-11-28T12:00:00.123Z, the timestamp form of confirmed events. */
-static void format_now(char *out, size_t outlen)
-{
-	struct timespec now;
-	struct tm utc;
-	char seconds[32];
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &utc);
-	strftime(seconds, sizeof(seconds), "%Y-%m-%dT%H:%M:%S", &utc);
-	snprintf(out, outlen, "%.20s.%03dZ", seconds, (int)(now.tv_nsec / 1000000));
-}
-
 void fyn_presence_announce(const struct fyn_session *session)
 {
-	char connected_at[40];
+	char connected_at[FYN_TIMESTAMP_MAX];
 	char *payload;
 
-	format_now(connected_at, sizeof(connected_at));
+	fyn_timestamp_now(connected_at);
 	payload = fyn_json_text(json_pack("{s:s, s:s, s:s, s:s}", "client_id", session->client_id,
 			"role", fyn_role_name(session->claims.role), "sub", session->claims.sub,
 			"connected_at", connected_at));

@@ -46,6 +46,7 @@
 #include <mosquitto.h>
 
 #include "bench_common.h"
+#include "timestamp.h"
 
 #define MAX_PUBLISHERS 256
 #define MAX_TOKENS 256
@@ -613,27 +614,16 @@ static void run_io(int64_t deadline)
 	}
 }
 
-static void format_created_at(char *out, size_t outlen)
-{
-	struct timespec ts;
-	struct tm tm;
-	char base[32];
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, outlen, "%.20s.%03dZ", base, (int)(ts.tv_nsec / 1000000) % 1000);
-}
-
 static char submit_topic[TOPIC_MAX];
 
 static void send_event(struct conn *c)
 {
 	struct record *r = record_new();
-	char id[37], created_at[64], payload[EVENT_MAX];
+	char id[37], created_at[FYN_TIMESTAMP_MAX], payload[EVENT_MAX];
 	int len, rc;
 
 	new_uuid(r->key, id);
-	format_created_at(created_at, sizeof(created_at));
+	fyn_timestamp_now(created_at);
 	len = snprintf(payload, sizeof(payload),
 			"{\"id\":\"%s\",\"aggregate_id\":\"order-%s\",\"event_type\":\"order.created\","
 			"\"payload\":{\"status\":\"open\",\"total\":1250,\"items\":[{\"item_id\":\"burger\","
