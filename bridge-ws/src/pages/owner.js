@@ -21,10 +21,17 @@ const models = new Map();   // rid -> model
 let current = null;          // rid shown
 let full = false;            // the session's view shows cost and profit
 
+const dayFormats = new Map();   // time zone -> formatter (making one is slow)
+
+// The local day (YYYY-MM-DD) and hour of a timestamp in the restaurant's zone.
 function localDay(iso, tz) {
-  const d = iso ? new Date(iso) : new Date();
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', hourCycle: 'h23' })
-    .formatToParts(d).reduce((acc, p) => ({ ...acc, [p.type]: p.value }), {});
+  let f = dayFormats.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', hourCycle: 'h23' });
+    dayFormats.set(tz, f);
+  }
+  const parts = {};
+  for (const p of f.formatToParts(iso ? new Date(iso) : new Date())) parts[p.type] = p.value;
   return { day: `${parts.year}-${parts.month}-${parts.day}`, hour: Number(parts.hour) };
 }
 
