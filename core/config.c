@@ -54,6 +54,7 @@ static const struct number_option numbers[] = {
 	{ "max_batch", 1, 10000, offsetof(struct fyn_config, max_batch), AS_SIZE },
 	{ "commit_timeout_ms", 100, 600000, offsetof(struct fyn_config, commit_timeout_ms), AS_INT },
 	{ "max_replay", 1, 100000000, offsetof(struct fyn_config, max_replay), AS_LONG_LONG },
+	{ "max_client_requests", 1, 100000, offsetof(struct fyn_config, max_client_requests), AS_SIZE },
 };
 
 /* value is within the option's bounds, so it fits the field's type. */
@@ -116,6 +117,7 @@ int fyn_config_parse(const struct fyn_option *options, int count, struct fyn_con
 	cfg->max_batch = 256;
 	cfg->commit_timeout_ms = 3000;
 	cfg->max_replay = 50000;
+	cfg->max_client_requests = 8;
 	if (!set_string(&cfg->jwt_alg, "HS256", err, errlen)) {
 		return -1;
 	}

@@ -29,6 +29,7 @@ struct fyn_config {
 	size_t max_batch;          /* plugin_opt_max_batch: default 256 */
 	int commit_timeout_ms;     /* plugin_opt_commit_timeout_ms: default 3000 */
 	long long max_replay;      /* plugin_opt_max_replay: default 50000 */
+	size_t max_client_requests;   /* plugin_opt_max_client_requests: per client and reader, default 8 */
 };
 
 /* Fills cfg from options. Returns 0, or -1 with err naming the option. */

@@ -29,6 +29,7 @@ static void required_paths_and_defaults(void **state)
 	assert_int_equal(cfg.max_batch, 256);
 	assert_int_equal(cfg.commit_timeout_ms, 3000);
 	assert_int_equal(cfg.max_replay, 50000);
+	assert_int_equal(cfg.max_client_requests, 8);
 	fyn_config_clear(&cfg);
 }
 
@@ -38,17 +39,19 @@ static void each_number_lands_in_its_field(void **state)
 		OPT("db_conninfo", "dbname=x"), OPT("jwt_key_file", "k"), OPT("acl_file", "a"),
 		OPT("jwt_leeway", "7"), OPT("max_event_bytes", "1000"), OPT("max_queue", "11"),
 		OPT("max_batch", "12"), OPT("commit_timeout_ms", "1300"), OPT("max_replay", "99999999"),
+		OPT("max_client_requests", "3"),
 	};
 	struct fyn_config cfg;
 	char err[256];
 	(void)state;
-	assert_int_equal(fyn_config_parse(opts, 9, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(fyn_config_parse(opts, 10, &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg.jwt_leeway_s, 7);
 	assert_int_equal(cfg.max_event_bytes, 1000);
 	assert_int_equal(cfg.max_queue, 11);
 	assert_int_equal(cfg.max_batch, 12);
 	assert_int_equal(cfg.commit_timeout_ms, 1300);
 	assert_int_equal(cfg.max_replay, 99999999);
+	assert_int_equal(cfg.max_client_requests, 3);
 	fyn_config_clear(&cfg);
 }
 
