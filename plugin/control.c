@@ -160,6 +160,10 @@ static void submit_read(struct fyn_hub *hub, const struct fyn_session *session, 
 			request) != 0) {
 		fyn_read_request_free(request);
 		stream_error(session->client_id, verb, stream, "too many replays in progress; retry with backoff");
+	} else if (request->kind == FYN_READ_SNAPSHOT) {
+		hub->metrics.snapshots++;
+	} else {
+		hub->metrics.replays++;
 	}
 }
 

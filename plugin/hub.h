@@ -1,9 +1,10 @@
 /*
  * hub.h: the plugin's state, owned by the broker thread.
  *
- * Five threads run beside the broker's: the writer (workers/pipeline.c),
- * two readers (workers/reader.c: replays; snapshots and durable state) and
- * the outbox's waker (workers/outbox.c). None of them touches anything here:
+ * Six threads run beside the broker's: the writer (workers/pipeline.c),
+ * two readers (workers/reader.c: replays; snapshots and durable state),
+ * the outbox's waker (workers/outbox.c) and the metrics endpoint's HTTP
+ * thread (workers/metrics_http.c). None of them touches anything here:
  * they take work through their own locked queues and answer through the
  * outbox, which only the broker thread drains (publish.c). The views are
  * shared with them by reference count (views.h). docs/architecture.md has
@@ -18,6 +19,8 @@
 #include "acl.h"
 #include "clock.h"
 #include "config.h"
+#include "hub_alerts.h"
+#include "hub_metrics.h"
 #include "outbox.h"
 #include "pipeline.h"
 #include "reader.h"
@@ -39,7 +42,8 @@ struct fyn_hub {
 	struct fyn_reader *lookups;     /* reader thread for snapshots and durable state, so a long
 	                                 * replay never delays them */
 	long long next_expiry_check_ms;
-	long long next_metrics_ms;
+	struct fyn_hub_metrics metrics; /* hub_metrics.c; its HTTP thread gets copies only */
+	struct fyn_hub_alerts alerts;   /* hub_alerts.c */
 	json_t *durable_ops;            /* client state changes not yet saved (durable.c) */
 	long long next_durable_flush_ms;
 };

@@ -2,7 +2,8 @@
  * pipeline.c: the writer thread (see pipeline.h for the contract).
  *
  * Locking: the job queue has its own lock (workqueue.h); one mutex guards
- * the views pointer and the stats. Neither is held across a store call, so
+ * the views pointer and the stats (counters, the store call in progress and
+ * the oldest job held, read by the broker thread for the metrics). Neither is held across a store call, so
  * the broker thread only ever waits for a few pointer moves. Answers go out through the outbox.
  */
 #include "pipeline.h"
@@ -54,14 +55,29 @@ static void free_jobs(struct fyn_job **jobs, size_t count)
 	}
 }
 
-static void count_answers(struct fyn_pipeline *p, size_t appended, size_t unavailable)
+/* Adds what one answer counted (tally may be NULL) to the stats. */
+static void count_answers(struct fyn_pipeline *p, const struct fyn_answer_tally *tally,
+		unsigned long long unavailable, bool committed)
 {
 	pthread_mutex_lock(&p->lock);
-	p->stats.appended_jobs += appended;
+	if (tally) {
+		p->stats.accepted_jobs += tally->accepted;
+		p->stats.conflict_jobs += tally->conflicts;
+		p->stats.rejected_jobs += tally->rejected;
+	}
 	p->stats.unavailable_jobs += unavailable;
-	p->stats.accepted_batches += appended > 0;
+	p->stats.accepted_batches += committed;
 	p->stats.store_up = !p->store_was_down;
 	pthread_mutex_unlock(&p->lock);
+}
+
+static unsigned long long clients_jobs(struct fyn_job *const *jobs, size_t count)
+{
+	unsigned long long n = 0;
+	for (size_t i = 0; i < count; i++) {
+		n += !jobs[i]->from_hub;
+	}
+	return n;
 }
 
 static void answer_unavailable(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count,
@@ -76,7 +92,32 @@ static void answer_unavailable(struct fyn_pipeline *p, struct fyn_job **jobs, si
 	if (c) {
 		push_completion(p, c);
 	}
-	count_answers(p, 0, count);
+	count_answers(p, NULL, clients_jobs(jobs, count), false);
+}
+
+/* The store call in progress, for the running-call gauge and the commit
+ * histogram (started_ms 0: it ended, after duration_ms when committed). */
+static void note_call(struct fyn_pipeline *p, long long started_ms, long long committed_ms)
+{
+	pthread_mutex_lock(&p->lock);
+	p->stats.call_started_ms = started_ms;
+	if (committed_ms >= 0) {
+		fyn_histogram_observe(&p->stats.store_commit, (double)committed_ms / 1000.0);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void note_holding(struct fyn_pipeline *p, struct fyn_job *const *jobs, size_t count)
+{
+	long long oldest = 0;
+	for (size_t i = 0; i < count; i++) {
+		if (jobs[i]->received_ms > 0 && (oldest == 0 || jobs[i]->received_ms < oldest)) {
+			oldest = jobs[i]->received_ms;
+		}
+	}
+	pthread_mutex_lock(&p->lock);
+	p->stats.oldest_received_ms = oldest;
+	pthread_mutex_unlock(&p->lock);
 }
 
 static void note_store_down(struct fyn_pipeline *p, const char *err)
@@ -86,7 +127,7 @@ static void note_store_down(struct fyn_pipeline *p, const char *err)
 		return;
 	}
 	p->store_was_down = true;
-	count_answers(p, 0, 0);
+	count_answers(p, NULL, 0, false);
 	snprintf(text, sizeof(text), "fynsync: PostgreSQL is unreachable (%s); submissions are "
 			"answered 'unavailable' until it is back. Check the server and plugin_opt_db_conninfo; "
 			"the hub reconnects by itself.", err);
@@ -97,7 +138,7 @@ static void note_store_up(struct fyn_pipeline *p)
 {
 	if (p->store_was_down) {
 		p->store_was_down = false;
-		count_answers(p, 0, 0);
+		count_answers(p, NULL, 0, false);
 		push_log(p, FYN_LOG_NOTICE, "fynsync: PostgreSQL is reachable again; accepting events.");
 	}
 }
@@ -118,6 +159,7 @@ static bool deliver(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count,
 	struct fyn_views *views = current_views(p);
 	struct fyn_completion *c = fyn_completion_new();
 	bool ok = c && fyn_batch_answer(jobs, count, result, views, c) == 0;
+	struct fyn_answer_tally tally;
 
 	fyn_views_unref(views);
 	if (!ok) {
@@ -125,7 +167,8 @@ static bool deliver(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count,
 		return false;
 	}
 	push_completion(p, c);
-	count_answers(p, count, 0);
+	fyn_batch_tally(jobs, count, result, &tally);
+	count_answers(p, &tally, 0, true);
 	return true;
 }
 
@@ -150,13 +193,14 @@ static void reject_refused(struct fyn_pipeline *p, struct fyn_job *job, const ch
 	if (is_data_problem(sqlstate)) {
 		char reason[512];
 		snprintf(reason, sizeof(reason), "the store refused this event: %.400s", err);
+		struct fyn_answer_tally tally = { .rejected = !job->from_hub };
 		if (c && fyn_completion_add(c, job->client_id, job->sub, fyn_client_topic(job->client_id, "ack"),
 				fyn_ack_rejected(job->id, "invalid", reason)) == 0) {
 			push_completion(p, c);
 		} else {
 			fyn_completion_free(c);
 		}
-		count_answers(p, 0, 0);
+		count_answers(p, &tally, 0, false);
 		return;
 	}
 	fyn_completion_free(c);
@@ -185,18 +229,26 @@ static enum attempt_outcome attempt(struct fyn_pipeline *p, struct fyn_job **job
 {
 	struct fyn_append_result result;
 	char err[512], sqlstate[6] = "";
-	enum fyn_store_status status = fyn_store_connect(p->store, err, sizeof(err));
+	long long started = fyn_now_ms(), append_started;
+	enum fyn_store_status status;
 
+	note_call(p, started, -1);
+	status = fyn_store_connect(p->store, err, sizeof(err));
 	if (status == FYN_STORE_OK) {
 		char *text = fyn_batch_text(jobs, count);
 		if (!text) {
+			note_call(p, 0, -1);
 			return ATTEMPT_RETRY;
 		}
 		for (size_t i = 0; i < count; i++) {
 			jobs[i]->attempts++;
 		}
+		append_started = fyn_now_ms();
 		status = fyn_store_append(p->store, text, &result, sqlstate, err, sizeof(err));
 		free(text);
+		note_call(p, 0, status == FYN_STORE_OK ? fyn_now_ms() - append_started : -1);
+	} else {
+		note_call(p, 0, -1);
 	}
 	if (status == FYN_STORE_DOWN) {
 		note_store_down(p, err);
@@ -272,14 +324,18 @@ static void *writer_main(void *arg)
 		return NULL;
 	}
 	/* Connect and migrate now, so the first submission does not pay for it. */
+	note_call(p, fyn_now_ms(), -1);
 	if (fyn_store_connect(p->store, err, sizeof(err)) != FYN_STORE_OK) {
 		note_store_down(p, err);
 	}
+	note_call(p, 0, -1);
 	while ((count = fyn_workqueue_wait_take(&p->jobs, taken, p->config.max_batch)) > 0) {
 		for (size_t i = 0; i < count; i++) {
 			jobs[i] = (struct fyn_job *)taken[i];
 		}
+		note_holding(p, jobs, count);
 		process_batch(p, jobs, count);
+		note_holding(p, jobs, 0);
 	}
 	free(taken);
 	free(jobs);

@@ -455,3 +455,8 @@ int fyn_reader_submit(struct fyn_reader *reader, struct fyn_read_request *r)
 {
 	return fyn_workqueue_push(&reader->requests, &r->work);
 }
+
+size_t fyn_reader_pending(struct fyn_reader *reader)
+{
+	return fyn_workqueue_count(&reader->requests);
+}

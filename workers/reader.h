@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "outbox.h"
 #include "views.h"
@@ -68,6 +69,8 @@ void fyn_reader_stop(struct fyn_reader *reader);
 /* Broker thread: hands request over (ownership moves). Returns -1 when the
  * reader is saturated (the request is then still the caller's). */
 int fyn_reader_submit(struct fyn_reader *reader, struct fyn_read_request *request);
+/* Any thread: requests waiting (the queue depth metric). */
+size_t fyn_reader_pending(struct fyn_reader *reader);
 
 /* Builds a request; takes a reference on views. NULL on OOM. */
 struct fyn_read_request *fyn_read_request_new(enum fyn_read_kind kind, const char *client_id,

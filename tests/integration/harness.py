@@ -146,6 +146,7 @@ class Broker:
         self.options = options or {}
         self.port = free_port()
         self.ws_port = free_port()
+        self.metrics_port = int(self.options.get("metrics_port", free_port()))
         self.log = os.path.join(self.dir, "mosquitto.log")
         self.process = None
         for path in (self.dir, self.secret_file):
@@ -164,6 +165,7 @@ class Broker:
             "jwt_alg": "HS256",
             "jwt_key_file": self.secret_file,
             "acl_file": self.acl_file,
+            "metrics_port": self.metrics_port,
         }
         options.update(self.options)
         lines = [
