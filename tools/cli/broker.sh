@@ -16,8 +16,10 @@ LOG="$VAR/log/mosquitto.log"
 MOSQUITTO=/usr/sbin/mosquitto
 PLACEHOLDERS=(FYNSYNC_MQTT_PORT FYNSYNC_WS_PORT FYNSYNC_MQTTS_PORT FYNSYNC_WSS_PORT
 	FYNSYNC_PG_PORT FYNSYNC_VAR FYNSYNC_PLUGIN FYNSYNC_JWT_SECRET_FILE FYNSYNC_ACL_FILE
-	FYNSYNC_TLS_CERT FYNSYNC_TLS_KEY)
+	FYNSYNC_TLS_CERT FYNSYNC_TLS_KEY FYNSYNC_METRICS_PORT)
 PORTS=(FYNSYNC_MQTT_PORT FYNSYNC_WS_PORT FYNSYNC_MQTTS_PORT FYNSYNC_WSS_PORT)
+# The Prometheus endpoint is a port like the others, unless turned off (0).
+[ "$FYNSYNC_METRICS_PORT" = 0 ] || PORTS+=(FYNSYNC_METRICS_PORT)
 
 # mosquitto.conf with every ${NAME} of PLACEHOLDERS replaced by its value.
 render_config() {
@@ -61,6 +63,15 @@ all_listening() {
 	for name in "${PORTS[@]}"; do port_open "${!name}" || return 1; done
 }
 
+# Just after the start the pid file names setpriv/setsid on its way to
+# exec mosquitto: alive (not a zombie) is a broker still starting.
+started_alive() {
+	local pid state
+	pid=$(cat "$PID_FILE" 2>/dev/null) || return 1
+	state=$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$pid/stat" 2>/dev/null) || return 1
+	[[ $state != [ZX] ]]
+}
+
 broker_start() {
 	local pid i name
 	if pid=$(broker_pid); then say "broker already running (pid $pid)"; return 0; fi
@@ -80,7 +91,7 @@ broker_start() {
 	is_root && drop=(setpriv --reuid="$RUN_USER" --regid="$RUN_USER" --init-groups)
 	(cd "$VAR"; "${drop[@]}" setsid "$MOSQUITTO" -c "$CONFIG" >>"$LOG" 2>&1 </dev/null & echo $! > "$PID_FILE")
 	for i in $(seq 1 100); do
-		broker_pid >/dev/null || { tail -n 20 "$LOG" >&2; die "the broker exited while starting (log above, $LOG)"; }
+		broker_pid >/dev/null || started_alive || { tail -n 20 "$LOG" >&2; die "the broker exited while starting (log above, $LOG)"; }
 		grep -q "fynsync: ready" "$LOG" && all_listening && return 0
 		sleep 0.1
 	done
@@ -101,7 +112,7 @@ broker_stop() {
 broker_status() {
 	local pid
 	if pid=$(broker_pid); then
-		say "broker: running (pid $pid), mqtt $FYNSYNC_MQTT_PORT, ws $FYNSYNC_WS_PORT, mqtts $FYNSYNC_MQTTS_PORT, wss $FYNSYNC_WSS_PORT"
+		say "broker: running (pid $pid), mqtt $FYNSYNC_MQTT_PORT, ws $FYNSYNC_WS_PORT, mqtts $FYNSYNC_MQTTS_PORT, wss $FYNSYNC_WSS_PORT, metrics $FYNSYNC_METRICS_PORT"
 	else
 		say "broker: stopped"
 		return 3
