@@ -7,8 +7,10 @@
  *   receive VIEW                    the view this section's clients receive
  *   allow|deny read|write|readwrite PATTERN
  *
- * '#' starts a comment line. The first problem stops the parse and is
- * reported as "name:line: problem"; nothing half-built is returned.
+ * '#' starts a comment line. The text must be UTF-8 (a leading BOM is
+ * skipped) without control characters other than tab; lines end with LF or
+ * CRLF. The first problem stops the parse and is reported as
+ * "name:line: problem"; nothing half-built is returned.
  */
 #include "acl_internal.h"
 
@@ -244,8 +246,68 @@ static int parse_statement(struct parser *p, const struct tokens *t)
 		t->word[0]);
 }
 
+static bool is_continuation(unsigned char c)
+{
+	return (c & 0xC0) == 0x80;
+}
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_length(const unsigned char *s, size_t left)
+{
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t n;
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		n = 2;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		n = 3;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		n = 4;
+	else
+		return 0;
+	if (s[0] == 0xE0)
+		lo = 0xA0;
+	else if (s[0] == 0xED)
+		hi = 0x9F;
+	else if (s[0] == 0xF0)
+		lo = 0x90;
+	else if (s[0] == 0xF4)
+		hi = 0x8F;
+	if (left < n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++) {
+		if (!is_continuation(s[i]))
+			return 0;
+	}
+	return n;
+}
+
+/* Refuses bytes no admin meant to write: invalid UTF-8, control characters
+ * other than tab, and a carriage return anywhere but at the end of the line
+ * (CRLF line ends are fine; a lone CR would silently join two statements). */
+static int check_line_bytes(struct parser *p, const unsigned char *s, size_t len)
+{
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_length(s + i, len - i);
+		if (n == 0)
+			return fail(p, "invalid UTF-8 (byte 0x%02x at byte %zu of the line); save the file as UTF-8",
+				s[i], i + 1);
+		if (s[i] == '\r' && i + 1 != len)
+			return fail(p, "carriage return inside the line (at byte %zu); lines end with LF or CRLF", i + 1);
+		if (n == 1 && s[i] != '\t' && s[i] != '\r' && (s[i] < 0x20 || s[i] == 0x7F))
+			return fail(p, "control character 0x%02x at byte %zu of the line", s[i], i + 1);
+		i += n;
+	}
+	return 0;
+}
+
 static int parse_line(struct parser *p, const char *start, size_t len)
 {
+	/* bytes first: a file with CR-only line ends is one long line */
+	if (check_line_bytes(p, (const unsigned char *)start, len) != 0)
+		return -1;
 	if (len > FYN_ACL_MAX_LINE)
 		return fail(p, "line too long (more than %d characters)", FYN_ACL_MAX_LINE);
 	char line[FYN_ACL_MAX_LINE + 1];
@@ -260,7 +322,8 @@ static int parse_line(struct parser *p, const char *start, size_t len)
 
 static int parse_lines(struct parser *p, const char *text)
 {
-	const char *start = text;
+	static const char bom[] = "\xEF\xBB\xBF";   /* some Windows editors start UTF-8 files with it */
+	const char *start = strncmp(text, bom, 3) == 0 ? text + 3 : text;
 	while (*start != '\0') {
 		p->line++;
 		const char *end = strchr(start, '\n');

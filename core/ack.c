@@ -38,10 +38,25 @@ char *fyn_ack_accepted(const char *id, long long seq)
 			"status", "accepted", "seq", (json_int_t)seq));
 }
 
-char *fyn_control_error_text(const char *verb, const char *stream, const char *reason)
+const char *fyn_control_code_name(enum fyn_control_code code)
 {
-	if (stream) {
-		return fyn_json_text(json_pack("{s:s, s:s, s:s}", "verb", verb, "stream", stream, "reason", reason));
+	switch (code) {
+	case FYN_CONTROL_INVALID: return "invalid";
+	case FYN_CONTROL_FORBIDDEN: return "forbidden";
+	case FYN_CONTROL_UNAVAILABLE: return "unavailable";
+	case FYN_CONTROL_BUSY: return "busy";
 	}
-	return fyn_json_text(json_pack("{s:s, s:s}", "verb", verb, "reason", reason));
+	return "invalid";
+}
+
+char *fyn_control_error_text(const char *verb, enum fyn_control_code code, const char *stream,
+		const char *reason)
+{
+	json_t *doc = json_pack("{s:s, s:s, s:s}", "verb", verb, "code", fyn_control_code_name(code),
+			"reason", reason);
+	if (doc && stream && json_object_set_new(doc, "stream", json_string(stream)) != 0) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	return fyn_json_text(doc);
 }

@@ -28,8 +28,22 @@ char *fyn_json_text(json_t *doc);
 char *fyn_ack_rejected(const char *id, const char *code, const char *reason);  /* {"id","status":"rejected","code","reason"} */
 char *fyn_ack_accepted(const char *id, long long seq);                          /* {"id","status":"accepted","seq"} */
 
-/* {"verb", "reason"} plus "stream" when stream is not NULL: the payload of
- * fynlo/v1/client/{cid}/error. */
-char *fyn_control_error_text(const char *verb, const char *stream, const char *reason);
+/* Why a control request was refused (docs/protocol.md): malformed or
+ * unknown; not this token's to ask; the store cannot answer now (retry with
+ * backoff); this client has too many requests outstanding (retry once some
+ * are answered). */
+enum fyn_control_code {
+	FYN_CONTROL_INVALID,
+	FYN_CONTROL_FORBIDDEN,
+	FYN_CONTROL_UNAVAILABLE,
+	FYN_CONTROL_BUSY,
+};
+
+const char *fyn_control_code_name(enum fyn_control_code code);
+
+/* {"verb", "code", "reason"} plus "stream" when stream is not NULL: the
+ * payload of fynlo/v1/client/{cid}/error. */
+char *fyn_control_error_text(const char *verb, enum fyn_control_code code, const char *stream,
+		const char *reason);
 
 #endif

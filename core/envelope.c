@@ -14,6 +14,10 @@
 
 #define SUBMIT_PREFIX "fynlo/v1/in/"
 #define AGGREGATE_ID_MAX 256
+#define ZONE_HOURS_MAX 15                      /* PostgreSQL's limit for a UTC offset */
+#define MONEY_LIMIT 1000000000000000LL         /* 10^15, as the store's fynsync_is_int */
+#define NUMBER_LIMIT 0x1p63                    /* a 64-bit integer's range */
+#define AMOUNT_LIMIT 1e15                      /* inventory amounts, which the store adds up */
 
 bool fyn_topic_is_submission(const char *topic)
 {
@@ -105,11 +109,23 @@ static bool take_zone(const char *s)
 	}
 	s++;
 	return take_digits(&s, 2, &hh) && take_char(&s, ':') && take_digits(&s, 2, &mm)
-		&& *s == '\0' && hh <= 23 && mm <= 59;
+		&& *s == '\0' && hh <= ZONE_HOURS_MAX && mm <= 59;
 }
 
-/* RFC 3339 date-time: 2026-11-28T12:00:00.123Z or with a +hh:mm offset. The
- * store re-checks the calendar (a 30 February is refused there). */
+static bool is_leap_year(int year)
+{
+	return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+}
+
+static int days_in_month(int year, int month)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	return month == 2 && is_leap_year(year) ? 29 : days[month - 1];
+}
+
+/* RFC 3339 date-time: 2026-11-28T12:00:00.123Z or with a +hh:mm offset, a
+ * real calendar day (no 30 February) and an offset PostgreSQL can store
+ * (at most 15:59 either way), so the store never refuses what passed here. */
 bool fyn_is_rfc3339(const char *s)
 {
 	int year, month, day, hour, minute, second;
@@ -136,7 +152,7 @@ bool fyn_is_rfc3339(const char *s)
 			}
 		}
 	}
-	return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= 31
+	return year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= days_in_month(year, month)
 		&& hour <= 23 && minute <= 59 && second <= 60 && take_zone(s);
 }
 
@@ -211,6 +227,268 @@ static const char *first_field_problem(const json_t *doc, const struct fyn_submi
 	return NULL;
 }
 
+static bool money_is_whole(const json_t *value, bool nullable)
+{
+	json_int_t amount;
+	if (nullable && json_is_null(value)) {
+		return true;
+	}
+	if (!json_is_integer(value)) {   /* 12.0, 1e2 and 1.5 are JSON reals to jansson */
+		return false;
+	}
+	amount = json_integer_value(value);
+	return amount > -MONEY_LIMIT && amount < MONEY_LIMIT;
+}
+
+static bool money_refused(char *reason, size_t reasonlen, const char *field)
+{
+	snprintf(reason, reasonlen, "%s must be a whole number of minor units (pence) of at most 15 digits, "
+			"e.g. 1250; 12.0, 1e2 and 1.5 are not", field);
+	return true;
+}
+
+/* The contract's money fields (order total, item price and cost, menu price
+ * and cost) must be JSON integers. Writes the first that is not into reason
+ * and returns true. */
+static bool money_problem(const json_t *doc, char *reason, size_t reasonlen)
+{
+	static const char *const priced[] = { "price", "cost" };
+	const char *type = json_string_value(json_object_get(doc, "event_type"));
+	const json_t *payload = json_object_get(doc, "payload");
+	const json_t *value;
+	char field[64];
+
+	if (strcmp(type, "menu.updated") == 0) {
+		for (size_t f = 0; f < 2; f++) {
+			value = json_object_get(payload, priced[f]);
+			if (value && !money_is_whole(value, true)) {
+				snprintf(field, sizeof(field), "payload.%s", priced[f]);
+				return money_refused(reason, reasonlen, field);
+			}
+		}
+	}
+	if (strcmp(type, "order.created") != 0 && strcmp(type, "order.updated") != 0) {
+		return false;
+	}
+	value = json_object_get(payload, "total");
+	if (value && !money_is_whole(value, false)) {
+		return money_refused(reason, reasonlen, "payload.total");
+	}
+	for (size_t i = 0; i < json_array_size(json_object_get(payload, "items")); i++) {
+		const json_t *item = json_array_get(json_object_get(payload, "items"), i);
+		for (size_t f = 0; f < 2; f++) {
+			value = json_object_get(item, priced[f]);
+			if (value && !money_is_whole(value, true)) {
+				snprintf(field, sizeof(field), "payload.items[%zu].%s", i, priced[f]);
+				return money_refused(reason, reasonlen, field);
+			}
+		}
+	}
+	return false;
+}
+
+/* Is there a number at or beyond NUMBER_LIMIT in value? The store writes
+ * 1e19 back as 10000000000000000000, which jansson cannot read, so such an
+ * event would be stored but neither answered nor published. On true, path
+ * (holding value's path, used bytes long) names the number. Recursion is
+ * bounded by jansson's parser depth limit (2048). */
+static bool number_out_of_range(const json_t *value, char *path, size_t pathlen, size_t used)
+{
+	if (json_is_real(value)) {
+		return json_real_value(value) >= NUMBER_LIMIT || json_real_value(value) <= -NUMBER_LIMIT;
+	}
+	if (json_is_object(value)) {
+		const char *key;
+		json_t *member;
+		json_object_foreach((json_t *)value, key, member) {
+			snprintf(path + used, pathlen - used, ".%s", key);
+			if (number_out_of_range(member, path, pathlen, strlen(path))) {
+				return true;
+			}
+		}
+	}
+	for (size_t i = 0; i < json_array_size(value); i++) {
+		snprintf(path + used, pathlen - used, "[%zu]", i);
+		if (number_out_of_range(json_array_get(value, i), path, pathlen, strlen(path))) {
+			return true;
+		}
+	}
+	path[used] = '\0';
+	return false;
+}
+
+/* Numbers the store must be able to give back as they came: none beyond a
+ * 64-bit integer's range in payload or metadata, and inventory amounts
+ * below AMOUNT_LIMIT. Writes the first problem into reason. */
+static bool number_problem(const json_t *doc, char *reason, size_t reasonlen)
+{
+	static const char *const stored[] = { "payload", "metadata" };
+	static const char *const amounts[] = { "level", "delta", "low_threshold" };
+	const json_t *payload = json_object_get(doc, "payload");
+	char path[96];
+
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s", stored[i]);
+		if (number_out_of_range(json_object_get(doc, stored[i]), path, sizeof(path), strlen(path))) {
+			snprintf(reason, reasonlen, "%s is beyond a 64-bit integer's range (9.2e18 either way)", path);
+			return true;
+		}
+	}
+	if (strcmp(json_string_value(json_object_get(doc, "event_type")), "inventory.adjusted") != 0) {
+		return false;
+	}
+	for (size_t i = 0; i < 3; i++) {
+		const json_t *amount = json_object_get(payload, amounts[i]);
+		if (json_is_number(amount) && (json_number_value(amount) >= AMOUNT_LIMIT
+				|| json_number_value(amount) <= -AMOUNT_LIMIT)) {
+			snprintf(reason, reasonlen, "payload.%s must be below 10^15 either way (the store adds amounts up)",
+					amounts[i]);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* ---- the id of an oversized submission ----
+ * A scan, not a parse: it finds the top-level members of an object by
+ * skipping strings and counting brackets (no recursion, no allocation, so
+ * any depth is fine), and lets jansson decode only the key and value tokens
+ * that may be the id. It validates nothing else. */
+
+struct scan {
+	const char *at, *end;
+};
+
+static void skip_space(struct scan *s)
+{
+	while (s->at < s->end && (*s->at == ' ' || *s->at == '\t' || *s->at == '\n' || *s->at == '\r')) {
+		s->at++;
+	}
+}
+
+static bool take(struct scan *s, char c)
+{
+	skip_space(s);
+	if (s->at >= s->end || *s->at != c) {
+		return false;
+	}
+	s->at++;
+	return true;
+}
+
+/* Past a string token; s->at is on its opening quote. */
+static bool skip_string(struct scan *s)
+{
+	for (s->at++; s->at < s->end; s->at++) {
+		if (*s->at == '\\') {
+			s->at++;
+		} else if (*s->at == '"') {
+			s->at++;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Past one value: a string, a container (to its matching bracket) or a
+ * scalar (to the next delimiter). */
+static bool skip_value(struct scan *s)
+{
+	size_t depth = 0;
+	const char *start;
+
+	skip_space(s);
+	start = s->at;
+	if (s->at < s->end && *s->at != '"' && *s->at != '{' && *s->at != '[') {
+		while (s->at < s->end && *s->at && !strchr(",}] \t\r\n", *s->at)) {
+			s->at++;
+		}
+		return s->at > start;
+	}
+	do {
+		skip_space(s);
+		if (s->at >= s->end) {
+			return false;
+		}
+		if (*s->at == '"') {
+			if (!skip_string(s)) {
+				return false;
+			}
+			continue;
+		}
+		if (*s->at == '{' || *s->at == '[') {
+			depth++;
+		} else if (*s->at == '}' || *s->at == ']') {
+			if (depth == 0) {
+				return false;
+			}
+			depth--;
+		}
+		s->at++;
+	} while (depth > 0);
+	return true;
+}
+
+/* The string a JSON string token decodes to (jansson's own unescaping), or
+ * NULL. Caller decrefs holder. */
+static const char *token_string(const char *token, size_t len, json_t **holder)
+{
+	*holder = json_loadb(token, len, JSON_DECODE_ANY, NULL);
+	return json_string_value(*holder);
+}
+
+static bool token_is_id_key(const char *token, size_t len)
+{
+	json_t *holder;
+	const char *key;
+	bool is_id;
+	if (len == 4) {
+		return memcmp(token, "\"id\"", 4) == 0;
+	}
+	if (len > 16 || memchr(token, '\\', len) == NULL) {   /* "\u0069\u0064" is 14 bytes */
+		return false;
+	}
+	key = token_string(token, len, &holder);
+	is_id = key && strcmp(key, "id") == 0;
+	json_decref(holder);
+	return is_id;
+}
+
+static void scan_id(const char *text, size_t len, char *id, size_t idlen)
+{
+	struct scan s = { text, text + len };
+	if (!take(&s, '{')) {
+		return;
+	}
+	do {
+		const char *key, *value;
+		size_t keylen;
+		skip_space(&s);
+		key = s.at;
+		if (s.at >= s.end || *s.at != '"' || !skip_string(&s)) {
+			return;
+		}
+		keylen = (size_t)(s.at - key);
+		if (!take(&s, ':')) {
+			return;
+		}
+		skip_space(&s);
+		value = s.at;
+		if (!skip_value(&s)) {
+			return;
+		}
+		if (token_is_id_key(key, keylen)) {
+			json_t *holder = NULL;
+			const char *found = *value == '"' ? token_string(value, (size_t)(s.at - value), &holder) : NULL;
+			if (found && strlen(found) < idlen) {
+				snprintf(id, idlen, "%s", found);
+			}
+			json_decref(holder);
+			return;
+		}
+	} while (take(&s, ','));
+}
+
 static json_t *field_or_null(const json_t *doc, const char *key)
 {
 	json_t *value = json_object_get(doc, key);
@@ -242,6 +520,9 @@ void fyn_envelope_check(const struct fyn_submit_topic *t, const void *payload,
 	if (payloadlen > max_bytes) {
 		snprintf(out->reason, sizeof(out->reason), "event is %zu bytes, the limit is %zu", payloadlen, max_bytes);
 		out->code = FYN_REJECT_TOO_LARGE;
+		if (payloadlen <= FYN_ID_SCAN_MAX) {
+			scan_id(payload, payloadlen, out->id, sizeof(out->id));
+		}
 		return;
 	}
 	doc = json_loadb(payload, payloadlen, JSON_REJECT_DUPLICATES, &error);
@@ -259,6 +540,9 @@ void fyn_envelope_check(const struct fyn_submit_topic *t, const void *payload,
 	}
 	if (problem) {
 		reject(out, FYN_REJECT_INVALID, problem);
+	} else if (money_problem(doc, out->reason, sizeof(out->reason))
+			|| number_problem(doc, out->reason, sizeof(out->reason))) {
+		out->code = FYN_REJECT_INVALID;
 	} else if (!(out->event = normalised_event(doc))) {
 		reject(out, FYN_REJECT_UNAVAILABLE, "hub out of memory");
 	}

@@ -18,6 +18,10 @@
 
 #define FYN_TOPIC_LEVEL_MAX 64
 #define FYN_STREAM_PLATFORM "platform"
+/* A submission over max_event_bytes but at most this long is still read
+ * for its top-level id, so that the sender can match the too_large answer;
+ * beyond it the answer's id is null (docs/protocol.md). */
+#define FYN_ID_SCAN_MAX ((size_t)1024 * 1024)
 
 /* The parts of fynlo/v1/in/{stream}/{domain}/{action}. */
 struct fyn_submit_topic {
@@ -39,7 +43,10 @@ struct fyn_envelope_check {
 	enum fyn_reject_code code;
 	json_t *event;        /* owned; the normalised envelope when code == FYN_OK */
 	bool parsed;          /* the payload was JSON (so id is known if sane) */
-	char id[80];          /* the submitted id when it was a sane string, else "" */
+	/* The submitted top-level id when it is a JSON string of under 80 bytes,
+	 * UUID or not (so the sender can match the answer), else "". Also read
+	 * from a too_large submission of up to FYN_ID_SCAN_MAX bytes. */
+	char id[80];
 	char reason[256];
 };
 

@@ -13,10 +13,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct fyn_work_key;
+
 /* The link by which a job, a completion or a read request waits in a
- * queue (workers/workqueue.h); always an item's first member. */
+ * queue (workers/workqueue.h); always an item's first member. Only the
+ * queue sets it. */
 struct fyn_work {
 	struct fyn_work *next;
+	struct fyn_work_key *key;   /* keyed pushes: whose outstanding count it is in */
 };
 
 struct fyn_job {

@@ -52,7 +52,8 @@ bool fyn_event_stream_of(const char *topic, char out[FYN_STREAM_MAX + 1])
 
 bool fyn_topic_is_hub_inbox(const char *topic)
 {
-	return starts_with(topic, "fynlo/v1/in/") || starts_with(topic, "fynlo/v1/ctl/");
+	return starts_with(topic, FYN_IN_TOPIC "/") || starts_with(topic, FYN_CTL_TOPIC "/")
+		|| strcmp(topic, FYN_IN_TOPIC) == 0 || strcmp(topic, FYN_CTL_TOPIC) == 0;
 }
 
 /* Length of the level starting at s (up to '/' or the end). */

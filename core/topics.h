@@ -25,8 +25,13 @@ bool fyn_topic_is_event(const char *topic);
  * there is none (or it is longer than FYN_STREAM_MAX). */
 bool fyn_event_stream_of(const char *topic, char out[FYN_STREAM_MAX + 1]);
 
-/* fynlo/v1/in/ and fynlo/v1/ctl/: what clients send the hub, which nobody
- * may ever read. */
+/* The bare roots of what clients send the hub: no submission or request
+ * topic, but answered as a malformed one (never with silence). */
+#define FYN_IN_TOPIC "fynlo/v1/in"
+#define FYN_CTL_TOPIC "fynlo/v1/ctl"
+
+/* fynlo/v1/in/, fynlo/v1/ctl/ and their bare roots: what clients send the
+ * hub, which nobody may ever read. */
 bool fyn_topic_is_hub_inbox(const char *topic);
 
 /* MQTT matching of a concrete topic against a filter with + and #. */

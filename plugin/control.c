@@ -3,8 +3,9 @@
  *
  * ctl/token replaces the connection's token when the new one verifies and
  * names the same sub and role; the connection then lives until the new exp.
- * ctl/resume and ctl/snapshot are checked here (stream ids, the client's
- * view, its right to read the stream) and answered by the reader thread.
+ * ctl/resume and ctl/snapshot are parsed by core/control_request.c, checked
+ * here (the client's view, its right to read the stream) and answered by a
+ * reader thread. Every request gets exactly one answer per stream it names.
  */
 #include "control.h"
 
@@ -18,28 +19,23 @@
 #include <mosquitto_broker.h>
 
 #include "ack.h"
+#include "control_request.h"
 #include "envelope.h"
 #include "presence.h"
 
-#define CONTROL_PREFIX "fynlo/v1/ctl/"
-#define CONTROL_MAX_BYTES 16384
-#define RESUME_MAX_STREAMS 256
-
-bool fyn_topic_is_control(const char *topic)
+/* Publishes {"verb", "code", "reason"} on fynlo/v1/client/{cid}/error. */
+static void control_error(const char *client_id, const char *verb, enum fyn_control_code code,
+		const char *reason)
 {
-	return strncmp(topic, CONTROL_PREFIX, strlen(CONTROL_PREFIX)) == 0;
-}
-
-void fyn_control_error(const char *client_id, const char *verb, const char *reason)
-{
-	fyn_hub_send(client_id, "error", fyn_control_error_text(verb, NULL, reason));
+	fyn_hub_send(client_id, "error", fyn_control_error_text(verb, code, NULL, reason));
 }
 
 /* The same with "stream": the stream the problem concerns, so a client that
  * asked for several can tell which one was refused. */
-static void stream_error(const char *client_id, const char *verb, const char *stream, const char *reason)
+static void stream_error(const char *client_id, const char *verb, enum fyn_control_code code,
+		const char *stream, const char *reason)
 {
-	fyn_hub_send(client_id, "error", fyn_control_error_text(verb, stream, reason));
+	fyn_hub_send(client_id, "error", fyn_control_error_text(verb, code, stream, reason));
 }
 
 static void answer_token(const char *client_id, const char *problem)
@@ -61,17 +57,12 @@ static bool same_restaurants(const struct fyn_claims *a, const struct fyn_claims
 	return true;
 }
 
-static void refresh_token(struct fyn_hub *hub, struct fyn_session *session, const json_t *request)
+static void refresh_token(struct fyn_hub *hub, struct fyn_session *session, const char *token)
 {
-	const char *token = json_string_value(json_object_get(request, "token"));
 	struct fyn_claims claims;
 	char reason[256];
 	bool moved;
 
-	if (!token) {
-		answer_token(session->client_id, "field token must be a JWT string");
-		return;
-	}
 	if (fyn_token_verify(&hub->tokens, token, session->claims.sub, time(NULL), &claims,
 			reason, sizeof(reason)) != 0) {
 		answer_token(session->client_id, reason);
@@ -132,12 +123,9 @@ static int readable_view(struct fyn_hub *hub, const struct fyn_session *session,
 	int view = fyn_acl_view_for(hub->acl, &session->identity);
 
 	*scope = READ_NONE;
-	if (strcmp(stream, FYN_STREAM_PLATFORM) != 0 && !fyn_restaurant_id_is_valid(stream)) {
-		stream_error(session->client_id, verb, stream, "stream ids are restaurant ids ([A-Za-z0-9_-]{1,64}) or platform");
-		return -1;
-	}
 	if (view < 0 || (size_t)view >= hub->views->count) {
-		stream_error(session->client_id, verb, stream, "the ACL file gives this role no view of events");
+		stream_error(session->client_id, verb, FYN_CONTROL_FORBIDDEN, stream,
+				"the ACL file gives this role no view of events");
 		return -1;
 	}
 	if (may_subscribe(hub, session, stream, hub->views->items[view].name, "#")) {
@@ -145,7 +133,8 @@ static int readable_view(struct fyn_hub *hub, const struct fyn_session *session,
 	} else if (token_names(session, stream)) {
 		*scope = READ_SOME;
 	} else {
-		stream_error(session->client_id, verb, stream, "forbidden: this token may not read that stream");
+		stream_error(session->client_id, verb, FYN_CONTROL_FORBIDDEN, stream,
+				"forbidden: this token may not read that stream");
 		return -1;
 	}
 	return view;
@@ -154,50 +143,45 @@ static int readable_view(struct fyn_hub *hub, const struct fyn_session *session,
 static void submit_read(struct fyn_hub *hub, const struct fyn_session *session, const char *verb,
 		const char *stream, struct fyn_read_request *request)
 {
+	bool snapshot = request && request->kind == FYN_READ_SNAPSHOT;   /* the request is the reader's once submitted */
+
 	if (!request) {
-		stream_error(session->client_id, verb, stream, "hub out of memory; retry later");
-	} else if (fyn_reader_submit(request->kind == FYN_READ_SNAPSHOT ? hub->lookups : hub->replays,
-			request) != 0) {
+		stream_error(session->client_id, verb, FYN_CONTROL_UNAVAILABLE, stream, "hub out of memory; retry later");
+	} else if (fyn_reader_submit(snapshot ? hub->lookups : hub->replays, request) != 0) {
 		fyn_read_request_free(request);
-		stream_error(session->client_id, verb, stream, "too many replays in progress; retry with backoff");
-	} else if (request->kind == FYN_READ_SNAPSHOT) {
+		stream_error(session->client_id, verb, FYN_CONTROL_BUSY, stream,
+				"too many requests in progress; retry with backoff");
+	} else if (snapshot) {
 		hub->metrics.snapshots++;
 	} else {
 		hub->metrics.replays++;
 	}
 }
 
-static void resume_streams(struct fyn_hub *hub, const struct fyn_session *session, const json_t *request)
+static void resume_streams(struct fyn_hub *hub, const struct fyn_session *session,
+		const struct fyn_control_request *request)
 {
-	const json_t *streams = json_object_get(request, "streams");
-	const char *stream;
-	json_t *seq;
+	struct fyn_replay_budget *budget = fyn_replay_budget_new(hub->config.max_replay);
 
-	struct fyn_replay_budget *budget;
-
-	if (!json_is_object(streams) || json_object_size(streams) == 0
-			|| json_object_size(streams) > RESUME_MAX_STREAMS) {
-		fyn_control_error(session->client_id, "resume", "field streams must be an object {\"stream\": last_seq} of 1 to 256 streams");
+	if (!budget) {
+		control_error(session->client_id, "resume", FYN_CONTROL_UNAVAILABLE, "hub out of memory; retry later");
 		return;
 	}
-	if (!(budget = fyn_replay_budget_new(hub->config.max_replay))) {
-		fyn_control_error(session->client_id, "resume", "hub out of memory; retry later");
-		return;
-	}
-	json_object_foreach((json_t *)streams, stream, seq) {
+	for (size_t i = 0; i < request->stream_count; i++) {
+		const struct fyn_control_stream *s = &request->streams[i];
 		enum read_scope scope;
 		int view;
 		struct fyn_read_request *r;
-		if (!json_is_integer(seq) || json_integer_value(seq) < 0) {
-			stream_error(session->client_id, "resume", stream, "each stream's last seq must be an integer >= 0");
+		if (s->problem) {
+			stream_error(session->client_id, "resume", FYN_CONTROL_INVALID, s->id, s->problem);
 			continue;
 		}
-		if ((view = readable_view(hub, session, "resume", stream, &scope)) < 0) {
+		if ((view = readable_view(hub, session, "resume", s->id, &scope)) < 0) {
 			continue;
 		}
-		r = fyn_read_request_new(FYN_READ_RESUME, session->client_id, session->claims.sub, stream, hub->views, (size_t)view);
+		r = fyn_read_request_new(FYN_READ_RESUME, session->client_id, session->claims.sub, s->id, hub->views, (size_t)view);
 		if (r) {
-			r->after_seq = json_integer_value(seq);
+			r->after_seq = s->after_seq;
 			r->budget = budget;
 			atomic_fetch_add(&budget->refs, 1);
 		}
@@ -205,7 +189,7 @@ static void resume_streams(struct fyn_hub *hub, const struct fyn_session *sessio
 			fyn_read_request_free(r);
 			r = NULL;
 		}
-		submit_read(hub, session, "resume", stream, r);
+		submit_read(hub, session, "resume", s->id, r);
 	}
 	fyn_replay_budget_unref(budget);
 }
@@ -235,16 +219,17 @@ static json_t *partial_sections(struct fyn_hub *hub, const struct fyn_session *s
 	return allowed;
 }
 
-static void snapshot_stream(struct fyn_hub *hub, const struct fyn_session *session, const json_t *request)
+static void snapshot_stream(struct fyn_hub *hub, const struct fyn_session *session,
+		const struct fyn_control_request *request)
 {
-	const char *stream = json_string_value(json_object_get(request, "stream"));
-	json_t *sections = json_object_get(request, "views");
+	const char *stream = request->streams[0].id;
+	const json_t *sections = request->views;
 	struct fyn_read_request *r;
 	enum read_scope scope;
 	int view;
 
-	if (!stream || (sections && !json_is_array(sections))) {
-		fyn_control_error(session->client_id, "snapshot", "the request is {\"stream\": id, \"views\": [names]} (views optional)");
+	if (request->streams[0].problem) {
+		stream_error(session->client_id, "snapshot", FYN_CONTROL_INVALID, stream, request->streams[0].problem);
 		return;
 	}
 	if ((view = readable_view(hub, session, "snapshot", stream, &scope)) < 0) {
@@ -258,11 +243,12 @@ static void snapshot_stream(struct fyn_hub *hub, const struct fyn_session *sessi
 			r = NULL;
 		} else if (json_array_size(r->sections) == 0 && (!sections || json_array_size(sections) > 0)) {
 			fyn_read_request_free(r);
-			stream_error(session->client_id, "snapshot", stream, "forbidden: this token may not read that stream's projections");
+			stream_error(session->client_id, "snapshot", FYN_CONTROL_FORBIDDEN, stream,
+					"forbidden: this token may not read that stream's projections");
 			return;
 		}
 	} else if (r && sections) {
-		r->sections = json_incref(sections);
+		r->sections = json_incref((json_t *)sections);
 	}
 	submit_read(hub, session, "snapshot", stream, r);
 }
@@ -270,20 +256,24 @@ static void snapshot_stream(struct fyn_hub *hub, const struct fyn_session *sessi
 void fyn_control_handle(struct fyn_hub *hub, struct fyn_session *session, const char *topic,
 		const void *payload, size_t payloadlen)
 {
-	const char *verb = topic + strlen(CONTROL_PREFIX);
-	json_t *request = payloadlen <= CONTROL_MAX_BYTES
-		? json_loadb(payload, payloadlen, JSON_REJECT_DUPLICATES, NULL) : NULL;
+	struct fyn_control_request request;
 
-	if (!json_is_object(request)) {
-		fyn_control_error(session->client_id, verb, "the request must be a JSON object of at most 16 KiB");
-	} else if (strcmp(verb, "token") == 0) {
-		refresh_token(hub, session, request);
-	} else if (strcmp(verb, "resume") == 0) {
-		resume_streams(hub, session, request);
-	} else if (strcmp(verb, "snapshot") == 0) {
-		snapshot_stream(hub, session, request);
+	if (fyn_control_request_parse(topic, payload, payloadlen, &request) != 0) {
+		control_error(session->client_id, request.verb_text, FYN_CONTROL_UNAVAILABLE,
+				"hub out of memory; retry later");
+	} else if (request.verb == FYN_CTL_TOKEN) {
+		/* The contract answers ctl/token on the ack topic, also when refused. */
+		if (request.problem) {
+			answer_token(session->client_id, request.problem);
+		} else {
+			refresh_token(hub, session, request.token);
+		}
+	} else if (request.problem) {
+		control_error(session->client_id, request.verb_text, FYN_CONTROL_INVALID, request.problem);
+	} else if (request.verb == FYN_CTL_RESUME) {
+		resume_streams(hub, session, &request);
 	} else {
-		fyn_control_error(session->client_id, verb, "unknown request; the verbs are resume, snapshot and token");
+		snapshot_stream(hub, session, &request);
 	}
-	json_decref(request);
+	fyn_control_request_clear(&request);
 }

@@ -1,6 +1,6 @@
 /*
  * submit.c: MOSQ_EVT_MESSAGE: submissions on fynlo/v1/in/ and requests on
- * fynlo/v1/ctl/.
+ * fynlo/v1/ctl/ (and their bare roots, each answered as malformed).
  *
  * A submission is checked here on the broker thread (size, JSON, ACL, field
  * types), answered at once when it is refused, and otherwise queued for the
@@ -14,9 +14,11 @@
 #include <mosquitto_broker.h>
 
 #include "control.h"
+#include "control_request.h"
 #include "envelope.h"
 #include "hub.h"
 #include "job.h"
+#include "topics.h"
 
 static bool may_write_stream(const struct fyn_session *session, const char *stream)
 {
@@ -89,7 +91,8 @@ int fyn_on_message(int event, void *event_data, void *userdata)
 	struct mosquitto_evt_message *ed = event_data;
 	struct fyn_hub *hub = userdata;
 	struct fyn_session *session;
-	bool submission = fyn_topic_is_submission(ed->topic);
+	/* The bare fynlo/v1/in is answered as a submission on a malformed topic. */
+	bool submission = fyn_topic_is_submission(ed->topic) || strcmp(ed->topic, FYN_IN_TOPIC) == 0;
 
 	(void)event;
 	if (!submission && !fyn_topic_is_control(ed->topic)) {

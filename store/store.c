@@ -57,6 +57,22 @@ bool fyn_store_is_connected(const struct fyn_store *store)
 	return store->conn && PQstatus(store->conn) == CONNECTION_OK;
 }
 
+/* A connection the server has closed (a restart, a terminated backend)
+ * reads CONNECTION_OK until libpq next reads from it, so the first statement
+ * on it would fail. Reading what is pending now (libpq's socket never
+ * blocks) notices the close: the server's last message, then the end of the
+ * stream, hence up to two reads. An idle healthy connection has nothing to
+ * read and stays. */
+static bool still_open(struct fyn_store *store)
+{
+	for (int read = 0; read < 2 && fyn_store_is_connected(store); read++) {
+		if (PQconsumeInput(store->conn) != 1) {
+			return false;
+		}
+	}
+	return fyn_store_is_connected(store);
+}
+
 static void copy_error(const char *message, char *err, size_t errlen)
 {
 	size_t len;
@@ -73,7 +89,7 @@ enum fyn_store_status fyn_store_connect(struct fyn_store *store, char *err, size
 		"-c statement_timeout=10000 -c client_min_messages=warning", store->conninfo, NULL };
 	enum fyn_store_status status;
 
-	if (fyn_store_is_connected(store)) {
+	if (still_open(store)) {
 		return FYN_STORE_OK;
 	}
 	disconnect(store);

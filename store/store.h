@@ -28,7 +28,8 @@ struct fyn_store;
 struct fyn_store *fyn_store_new(const char *conninfo);
 void fyn_store_free(struct fyn_store *store);
 
-/* Connects when not connected and applies pending migrations (once per
+/* Connects when not connected, or when the server closed the connection
+ * since the last call, and applies pending migrations (once per
  * connection, under an advisory lock so several brokers can start together).
  * On failure err holds what happened and what to check. */
 enum fyn_store_status fyn_store_connect(struct fyn_store *store, char *err, size_t errlen);

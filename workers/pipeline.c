@@ -183,19 +183,32 @@ static bool is_data_problem(const char *sqlstate)
 	return strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0;
 }
 
-/* A single event the store refused for what it contains. */
+/* The answer for a data error (SQLSTATE class 22 or 23) the store raised
+ * for one event. A fixed text per class: the database's own message can
+ * hold SQL, table names and other events' data, and goes to the log only. */
+static const char *data_problem_reason(const char *sqlstate)
+{
+	return strncmp(sqlstate, "22", 2) == 0
+		? "the store cannot hold a value in this event (out of range or malformed); fix the event"
+		: "the event breaks a rule of the store; fix the event";
+}
+
+/* A single event the store refused: invalid when for what it contains,
+ * otherwise unavailable. Either way the database's text is only logged. */
 static void reject_refused(struct fyn_pipeline *p, struct fyn_job *job, const char *sqlstate,
 		const char *err)
 {
-	struct fyn_completion *c = fyn_completion_new();
 	char text[768];
 
 	if (is_data_problem(sqlstate)) {
-		char reason[512];
-		snprintf(reason, sizeof(reason), "the store refused this event: %.400s", err);
+		struct fyn_completion *c = fyn_completion_new();
 		struct fyn_answer_tally tally = { .rejected = !job->from_hub };
+		snprintf(text, sizeof(text), "fynsync: the store refused event %s (SQLSTATE %s: %.500s); "
+				"answered 'invalid'. The hub's own checks should have caught this: report it.",
+				job->id, sqlstate, err);
+		push_log(p, FYN_LOG_WARNING, text);
 		if (c && fyn_completion_add(c, job->client_id, job->sub, fyn_client_topic(job->client_id, "ack"),
-				fyn_ack_rejected(job->id, "invalid", reason)) == 0) {
+				fyn_ack_rejected(job->id, "invalid", data_problem_reason(sqlstate))) == 0) {
 			push_completion(p, c);
 		} else {
 			fyn_completion_free(c);
@@ -203,8 +216,7 @@ static void reject_refused(struct fyn_pipeline *p, struct fyn_job *job, const ch
 		count_answers(p, &tally, 0, false);
 		return;
 	}
-	fyn_completion_free(c);
-	snprintf(text, sizeof(text), "fynsync: the store failed to append event %s (SQLSTATE %s: %s); "
+	snprintf(text, sizeof(text), "fynsync: the store failed to append event %s (SQLSTATE %s: %.500s); "
 			"answered 'unavailable'. Check the database schema and server log.", job->id, sqlstate, err);
 	push_log(p, FYN_LOG_ERR, text);
 	answer_unavailable(p, &job, 1, "the store failed; retry later");

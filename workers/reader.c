@@ -99,6 +99,15 @@ static bool store_ready(struct fyn_reader *reader, char *err, size_t errlen)
 	return false;
 }
 
+/* After a read: should it run again? Yes when the connection broke and the
+ * one reconnect a read gets succeeds (a read is safe to repeat), so a
+ * server restart between two requests costs a client nothing. */
+static bool read_again(struct fyn_reader *reader, enum fyn_store_status status, int *reconnects)
+{
+	char err[512];
+	return status == FYN_STORE_DOWN && (*reconnects)++ < 1 && store_ready(reader, err, sizeof(err));
+}
+
 static void push_to_client(struct fyn_reader *reader, const struct fyn_read_request *r, const char *kind,
 		char *payload)
 {
@@ -111,9 +120,9 @@ static void push_to_client(struct fyn_reader *reader, const struct fyn_read_requ
 }
 
 static void answer_error(struct fyn_reader *reader, const struct fyn_read_request *r,
-		const char *verb, const char *reason)
+		const char *verb, enum fyn_control_code code, const char *reason)
 {
-	push_to_client(reader, r, "error", fyn_control_error_text(verb, r->stream, reason));
+	push_to_client(reader, r, "error", fyn_control_error_text(verb, code, r->stream, reason));
 }
 
 static void replay_done(struct fyn_reader *reader, const struct fyn_read_request *r,
@@ -202,8 +211,13 @@ static long long replay_range(struct fyn_reader *reader, const struct fyn_read_r
 	long long cursor = after;
 
 	while (cursor < head) {
-		if (fyn_store_events_after(reader->store, stream, cursor, reader->config.page_size,
-				&page, err, sizeof(err)) != FYN_STORE_OK) {
+		enum fyn_store_status status;
+		int reconnects = 0;
+		do {
+			status = fyn_store_events_after(reader->store, stream, cursor, reader->config.page_size,
+					&page, err, sizeof(err));
+		} while (read_again(reader, status, &reconnects));
+		if (status != FYN_STORE_OK) {
 			return -1;
 		}
 		if (page.count == 0 || !send_page(reader, r, stream, scope, &page)) {
@@ -229,6 +243,8 @@ static void resume(struct fyn_reader *reader, const struct fyn_read_request *r)
 	long long head = 0, last;
 	struct auto_resume_scope scope = { .acl = r->views->acl };
 	json_t *filters = NULL;
+	enum fyn_store_status status = FYN_STORE_DOWN;
+	int reconnects = 0;
 
 	if (r->identity) {
 		snprintf(filter, sizeof(filter), "fynlo/v1/ev/%s/%s/#", r->stream, r->views->items[r->view_index].name);
@@ -236,15 +252,19 @@ static void resume(struct fyn_reader *reader, const struct fyn_read_request *r)
 		scope.filters = filters = json_pack("[s]", filter);
 		if (!filters || !scope.identity.sub || !scope.identity.role) {
 			json_decref(filters);
-			answer_error(reader, r, "resume", "hub out of memory; retry later");
+			answer_error(reader, r, "resume", FYN_CONTROL_UNAVAILABLE, "hub out of memory; retry later");
 			return;
 		}
 	}
 
-	if (!store_ready(reader, err, sizeof(err))
-			|| fyn_store_head(reader->store, r->stream, &head, err, sizeof(err)) != FYN_STORE_OK) {
+	if (store_ready(reader, err, sizeof(err))) {
+		do {
+			status = fyn_store_head(reader->store, r->stream, &head, err, sizeof(err));
+		} while (read_again(reader, status, &reconnects));
+	}
+	if (status != FYN_STORE_OK) {
 		json_decref(filters);
-		answer_error(reader, r, "resume", "the event store is unavailable; retry with backoff");
+		answer_error(reader, r, "resume", FYN_CONTROL_UNAVAILABLE, "the event store is unavailable; retry with backoff");
 		return;
 	}
 	if (head - r->after_seq > r->budget->remaining) {
@@ -258,7 +278,7 @@ static void resume(struct fyn_reader *reader, const struct fyn_read_request *r)
 	last = replay_range(reader, r, r->stream, r->identity ? &scope : NULL, r->after_seq, head);
 	json_decref(filters);
 	if (last < 0) {
-		answer_error(reader, r, "resume", "the event store failed during the replay; resume again from your last seq");
+		answer_error(reader, r, "resume", FYN_CONTROL_UNAVAILABLE, "the event store failed during the replay; resume again from your last seq");
 		return;
 	}
 	/* The head, or the last seq sent if later events came along. A client
@@ -297,9 +317,17 @@ static void auto_resume(struct fyn_reader *reader, const struct fyn_read_request
 	const char *restaurants[FYN_TOKEN_MAX_RESTAURANTS];
 	struct auto_resume_scope scope = { .acl = r->views->acl };
 	json_t *state, *cursors;
+	enum fyn_store_status status = FYN_STORE_DOWN;
+	int reconnects = 0;
 
-	if (!store_ready(reader, err, sizeof(err))
-			|| fyn_store_client_state(reader->store, r->client_id, &text, err, sizeof(err)) != FYN_STORE_OK) {
+	if (store_ready(reader, err, sizeof(err))) {
+		do {
+			free(text);
+			text = NULL;
+			status = fyn_store_client_state(reader->store, r->client_id, &text, err, sizeof(err));
+		} while (read_again(reader, status, &reconnects));
+	}
+	if (status != FYN_STORE_OK) {
 		free(text);
 		fyn_outbox_log(reader->outbox, FYN_LOG_WARNING, "fynsync: automatic resume skipped: the event store is unavailable.");
 		return;
@@ -362,17 +390,25 @@ static void snapshot(struct fyn_reader *reader, const struct fyn_read_request *r
 	char *text = NULL;
 	json_t *doc;
 	const struct fyn_view *view = &r->views->items[r->view_index];
+	enum fyn_store_status status = FYN_STORE_DOWN;
+	int reconnects = 0;
 
-	if (!store_ready(reader, err, sizeof(err))
-			|| fyn_store_snapshot(reader->store, r->stream, &text, err, sizeof(err)) != FYN_STORE_OK) {
+	if (store_ready(reader, err, sizeof(err))) {
+		do {
+			free(text);
+			text = NULL;
+			status = fyn_store_snapshot(reader->store, r->stream, &text, err, sizeof(err));
+		} while (read_again(reader, status, &reconnects));
+	}
+	if (status != FYN_STORE_OK) {
 		free(text);
-		answer_error(reader, r, "snapshot", "the event store is unavailable; retry with backoff");
+		answer_error(reader, r, "snapshot", FYN_CONTROL_UNAVAILABLE, "the event store is unavailable; retry with backoff");
 		return;
 	}
 	doc = json_loads(text, 0, NULL);
 	free(text);
 	if (!doc) {
-		answer_error(reader, r, "snapshot", "the hub could not read the snapshot");
+		answer_error(reader, r, "snapshot", FYN_CONTROL_UNAVAILABLE, "the hub could not read the snapshot");
 		return;
 	}
 	keep_sections(doc, r->sections);

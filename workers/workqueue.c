@@ -1,8 +1,12 @@
 /*
- * workqueue.c: the bounded, locked FIFO of the hub's threads (see
- * workqueue.h). The lock is held for pointer moves only.
+ * workqueue.c: the bounded, locked queue of the hub's threads, with its
+ * lanes taken in turn (see workqueue.h). The lock is held for pointer moves
+ * and, on a keyed push, for finding the lane.
  */
 #include "workqueue.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #include "clock.h"
 
@@ -12,54 +16,251 @@ void fyn_workqueue_init(struct fyn_workqueue *q, size_t max)
 	pthread_cond_init(&q->changed, NULL);
 	q->stopping = false;
 	q->head = q->tail = NULL;
+	memset(&q->plain, 0, sizeof(q->plain));
+	memset(&q->plain_lane, 0, sizeof(q->plain_lane));
+	q->keys = NULL;
 	q->count = 0;
 	q->max = max;
 }
 
+/* ---- the turn order; every function below runs with the lock held ---- */
+
+static void append_group(struct fyn_workqueue *q, struct fyn_work_group *g)
+{
+	g->next = NULL;
+	if (q->tail) {
+		q->tail->next = g;
+	} else {
+		q->head = g;
+	}
+	q->tail = g;
+}
+
+static void append_lane(struct fyn_work_group *g, struct fyn_work_lane *l)
+{
+	l->next = NULL;
+	if (g->tail) {
+		g->tail->next = l;
+	} else {
+		g->head = l;
+	}
+	g->tail = l;
+}
+
+/* Adds item at the end of lane l of group g, putting l and g in turn when
+ * they were empty. */
+static void append_item(struct fyn_workqueue *q, struct fyn_work_group *g, struct fyn_work_lane *l,
+		struct fyn_work *item)
+{
+	bool lane_was_empty = !l->head, group_was_empty = !g->head;
+	item->next = NULL;
+	if (l->tail) {
+		l->tail->next = item;
+	} else {
+		l->head = item;
+	}
+	l->tail = item;
+	if (lane_was_empty) {
+		append_lane(g, l);
+	}
+	if (group_was_empty) {
+		append_group(q, g);
+	}
+	q->count++;
+}
+
+/* Takes the next item in turn (the queue is not empty): the first item of
+ * the first lane of the first group; that lane then goes to the back of its
+ * group, and the group to the back of the queue. */
+static struct fyn_work *pop_next(struct fyn_workqueue *q)
+{
+	struct fyn_work_group *g = q->head;
+	struct fyn_work_lane *l = g->head;
+	struct fyn_work *item = l->head;
+
+	l->head = item->next;
+	if (!l->head) {
+		l->tail = NULL;
+	}
+	g->head = l->next;
+	if (!g->head) {
+		g->tail = NULL;
+	}
+	if (l->head) {
+		append_lane(g, l);
+	} else if (l != &q->plain_lane) {
+		free(l);
+	}
+	q->head = g->next;
+	if (!q->head) {
+		q->tail = NULL;
+	}
+	if (g->head) {
+		append_group(q, g);
+	} else if (g != &q->plain) {
+		free(g->name);
+		free(g);
+	}
+	item->next = NULL;
+	q->count--;
+	return item;
+}
+
+static struct fyn_work_key *find_key(struct fyn_workqueue *q, const char *name)
+{
+	struct fyn_work_key *k = q->keys;
+	while (k && strcmp(k->name, name) != 0) {
+		k = k->next;
+	}
+	return k;
+}
+
+static struct fyn_work_group *find_group(struct fyn_workqueue *q, const char *name)
+{
+	struct fyn_work_group *g = q->head;
+	while (g && (!g->name || strcmp(g->name, name) != 0)) {
+		g = g->next;
+	}
+	return g;
+}
+
+static struct fyn_work_lane *find_lane(struct fyn_work_group *g, const struct fyn_work_key *k)
+{
+	struct fyn_work_lane *l = g->head;
+	while (l && l->key != k) {
+		l = l->next;
+	}
+	return l;
+}
+
+static void release_key(struct fyn_workqueue *q, struct fyn_work_key *k)
+{
+	struct fyn_work_key **link = &q->keys;
+	while (*link != k) {
+		link = &(*link)->next;
+	}
+	*link = k->next;
+	free(k->name);
+	free(k);
+}
+
+/* ---- the interface ---- */
+
 void fyn_workqueue_destroy(struct fyn_workqueue *q, void (*free_item)(struct fyn_work *item))
 {
-	struct fyn_work *item = q->head;
-	while (item && free_item) {
-		struct fyn_work *next = item->next;
-		free_item(item);
-		item = next;
+	while (q->head) {
+		struct fyn_work *item = pop_next(q);
+		if (free_item) {
+			free_item(item);
+		}
 	}
-	q->head = q->tail = NULL;
+	while (q->keys) {
+		release_key(q, q->keys);
+	}
 	pthread_cond_destroy(&q->changed);
 	pthread_mutex_destroy(&q->lock);
 }
 
 int fyn_workqueue_push(struct fyn_workqueue *q, struct fyn_work *item)
 {
-	int rc = -1;
+	int rc = FYN_PUSH_FULL;
 	pthread_mutex_lock(&q->lock);
 	if (!q->stopping && q->count < q->max) {
-		item->next = NULL;
-		if (q->tail) {
-			q->tail->next = item;
-		} else {
-			q->head = item;
-		}
-		q->tail = item;
-		q->count++;
+		item->key = NULL;
+		append_item(q, &q->plain, &q->plain_lane, item);
 		pthread_cond_broadcast(&q->changed);
-		rc = 0;
+		rc = FYN_PUSH_OK;
 	}
 	pthread_mutex_unlock(&q->lock);
 	return rc;
 }
 
-/* Unlinks the front item; called with the lock held and the queue not empty. */
-static struct fyn_work *pop_front(struct fyn_workqueue *q)
+/* The lane of key k in group, made when missing (with the group, when
+ * that has no items yet); *g is set to the group. NULL on OOM. */
+static struct fyn_work_lane *lane_for(struct fyn_workqueue *q, struct fyn_work_key *k,
+		const char *group, struct fyn_work_group **g)
 {
-	struct fyn_work *item = q->head;
-	q->head = item->next;
-	if (!q->head) {
-		q->tail = NULL;
+	struct fyn_work_lane *l;
+
+	*g = find_group(q, group);
+	l = *g ? find_lane(*g, k) : NULL;
+	if (l) {
+		return l;
 	}
-	item->next = NULL;
-	q->count--;
-	return item;
+	if (!*g && ((*g = calloc(1, sizeof(**g))) == NULL || ((*g)->name = strdup(group)) == NULL)) {
+		free(*g);
+		*g = NULL;
+		return NULL;
+	}
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		if (!(*g)->head) {   /* new, so in no turn yet */
+			free((*g)->name);
+			free(*g);
+			*g = NULL;
+		}
+		return NULL;
+	}
+	l->key = k;
+	return l;
+}
+
+/* fyn_workqueue_push_keyed with the lock held. */
+static int push_keyed_locked(struct fyn_workqueue *q, struct fyn_work *item, const char *group,
+		const char *key, size_t key_max)
+{
+	struct fyn_work_key *k;
+	struct fyn_work_group *g;
+	struct fyn_work_lane *l;
+
+	if (q->stopping || q->count >= q->max) {
+		return FYN_PUSH_FULL;
+	}
+	k = find_key(q, key);
+	if ((k ? k->outstanding : 0) >= key_max) {
+		return FYN_PUSH_BUSY;
+	}
+	if (!k) {
+		if ((k = calloc(1, sizeof(*k))) == NULL || (k->name = strdup(key)) == NULL) {
+			free(k);
+			return FYN_PUSH_FULL;
+		}
+		k->next = q->keys;
+		q->keys = k;
+	}
+	if ((l = lane_for(q, k, group, &g)) == NULL) {
+		if (k->outstanding == 0) {
+			release_key(q, k);
+		}
+		return FYN_PUSH_FULL;
+	}
+	item->key = k;
+	k->outstanding++;
+	append_item(q, g, l, item);
+	pthread_cond_broadcast(&q->changed);
+	return FYN_PUSH_OK;
+}
+
+int fyn_workqueue_push_keyed(struct fyn_workqueue *q, struct fyn_work *item, const char *group,
+		const char *key, size_t key_max)
+{
+	int rc;
+	pthread_mutex_lock(&q->lock);
+	rc = push_keyed_locked(q, item, group, key, key_max);
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
+void fyn_workqueue_done(struct fyn_workqueue *q, struct fyn_work *item)
+{
+	if (!item->key) {
+		return;
+	}
+	pthread_mutex_lock(&q->lock);
+	if (--item->key->outstanding == 0) {
+		release_key(q, item->key);
+	}
+	item->key = NULL;
+	pthread_mutex_unlock(&q->lock);
 }
 
 size_t fyn_workqueue_wait_take(struct fyn_workqueue *q, struct fyn_work **out, size_t max)
@@ -70,7 +271,7 @@ size_t fyn_workqueue_wait_take(struct fyn_workqueue *q, struct fyn_work **out, s
 		pthread_cond_wait(&q->changed, &q->lock);
 	}
 	while (!q->stopping && q->head && taken < max) {
-		out[taken++] = pop_front(q);
+		out[taken++] = pop_next(q);
 	}
 	pthread_mutex_unlock(&q->lock);
 	return taken;
@@ -78,13 +279,7 @@ size_t fyn_workqueue_wait_take(struct fyn_workqueue *q, struct fyn_work **out, s
 
 struct fyn_work *fyn_workqueue_take_all(struct fyn_workqueue *q)
 {
-	struct fyn_work *list;
-	pthread_mutex_lock(&q->lock);
-	list = q->head;
-	q->head = q->tail = NULL;
-	q->count = 0;
-	pthread_mutex_unlock(&q->lock);
-	return list;
+	return fyn_workqueue_take_while(q, NULL, NULL);
 }
 
 struct fyn_work *fyn_workqueue_take_while(struct fyn_workqueue *q,
@@ -92,8 +287,8 @@ struct fyn_work *fyn_workqueue_take_while(struct fyn_workqueue *q,
 {
 	struct fyn_work *taken = NULL, **tail = &taken;
 	pthread_mutex_lock(&q->lock);
-	while (q->head && take_this(q->head, arg)) {
-		*tail = pop_front(q);
+	while (q->head && (!take_this || take_this(q->head->head->head, arg))) {
+		*tail = pop_next(q);
 		tail = &(*tail)->next;
 	}
 	pthread_mutex_unlock(&q->lock);
@@ -107,6 +302,17 @@ size_t fyn_workqueue_count(struct fyn_workqueue *q)
 	count = q->count;
 	pthread_mutex_unlock(&q->lock);
 	return count;
+}
+
+size_t fyn_workqueue_outstanding(struct fyn_workqueue *q, const char *key)
+{
+	const struct fyn_work_key *k;
+	size_t outstanding;
+	pthread_mutex_lock(&q->lock);
+	k = find_key(q, key);
+	outstanding = k ? k->outstanding : 0;
+	pthread_mutex_unlock(&q->lock);
+	return outstanding;
 }
 
 void fyn_workqueue_stop(struct fyn_workqueue *q)

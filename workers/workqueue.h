@@ -4,11 +4,20 @@
  * The writer takes jobs from one, each reader takes read requests from its
  * own, and the broker thread drains the outbox's. An item is any struct
  * whose first member is a struct fyn_work (core/job.h); the queue links it
- * and hands it back, never frees or copies it. Items come out in the order
- * they went in. The queue is bounded: a push past max is refused at once, so
- * the broker thread never waits on a consumer. Any thread may push; the
- * thread that consumes also uses the queue's stop-aware pauses, so stopping
- * the queue ends every wait at once.
+ * and hands it back, never frees or copies it. The queue is bounded: a push
+ * past max is refused at once, so the broker thread never waits on a
+ * consumer. Any thread may push; the thread that consumes also uses the
+ * queue's stop-aware pauses, so stopping the queue ends every wait at once.
+ *
+ * Plain pushes come out in the order they went in. Keyed pushes give fair
+ * service (the readers: one client must not starve the others): an item
+ * goes into the lane of its (group, key), say (restaurant, client); the
+ * queue takes one item from each group in turn, and within a group one from
+ * each key in turn, oldest first in each lane. Plain items form one more
+ * group of their own. A key may have at most key_max items outstanding:
+ * pushed and not yet reported done by the consumer (fyn_workqueue_done).
+ * Finding a lane costs a walk over the groups and keys that have items,
+ * which is fine for the hundreds of clients one hub serves.
  */
 #ifndef FYNSYNC_WORKQUEUE_H
 #define FYNSYNC_WORKQUEUE_H
@@ -19,30 +28,70 @@
 
 #include "job.h"
 
+/* The parts of a queue; only workqueue.c looks inside them. */
+struct fyn_work_key {               /* a key with items outstanding */
+	char *name;
+	size_t outstanding;
+	struct fyn_work_key *next;
+};
+
+struct fyn_work_lane {              /* one key's queued items within one group, oldest first */
+	struct fyn_work *head, *tail;
+	struct fyn_work_key *key;        /* NULL for the plain lane */
+	struct fyn_work_lane *next;      /* the group's next lane in turn */
+};
+
+struct fyn_work_group {             /* a group with items queued */
+	char *name;                      /* NULL for the plain group */
+	struct fyn_work_lane *head, *tail;   /* its lanes, in turn */
+	struct fyn_work_group *next;     /* the next group in turn */
+};
+
 struct fyn_workqueue {
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
 	bool stopping;
-	struct fyn_work *head, *tail;
+	struct fyn_work_group *head, *tail;   /* groups with items queued, in turn */
+	struct fyn_work_group plain;          /* plain pushes: one group, one lane */
+	struct fyn_work_lane plain_lane;
+	struct fyn_work_key *keys;            /* keys with items outstanding */
 	size_t count;
 	size_t max;
+};
+
+enum fyn_push_result {
+	FYN_PUSH_OK = 0,
+	FYN_PUSH_FULL = -1,   /* the queue is full or stopping (or out of memory) */
+	FYN_PUSH_BUSY = -2,   /* keyed: the key already has key_max items outstanding */
 };
 
 void fyn_workqueue_init(struct fyn_workqueue *q, size_t max);
 /* Frees what is still queued with free_item, then the queue's own state. */
 void fyn_workqueue_destroy(struct fyn_workqueue *q, void (*free_item)(struct fyn_work *item));
 
-/* 0, or -1 when the queue is full or stopping (the item is still the caller's). */
+/* FYN_PUSH_OK, or FYN_PUSH_FULL (the item is still the caller's). */
 int fyn_workqueue_push(struct fyn_workqueue *q, struct fyn_work *item);
-/* Waits for items, then takes up to max of them into out. Returns how many;
- * 0 only once the queue is stopping. */
+/* Queues item in the lane of (group, key), both copied. On FYN_PUSH_OK the
+ * item counts as outstanding for key until fyn_workqueue_done; otherwise it
+ * is still the caller's. */
+int fyn_workqueue_push_keyed(struct fyn_workqueue *q, struct fyn_work *item, const char *group,
+		const char *key, size_t key_max);
+/* The consumer is done with item (taken from this queue): it no longer
+ * counts for its key. Harmless for plain items. */
+void fyn_workqueue_done(struct fyn_workqueue *q, struct fyn_work *item);
+
+/* Waits for items, then takes up to max of them into out, in turn. Returns
+ * how many; 0 only once the queue is stopping. */
 size_t fyn_workqueue_wait_take(struct fyn_workqueue *q, struct fyn_work **out, size_t max);
-/* Takes everything queued, as a list linked by next (NULL when empty). */
+/* Takes everything queued, in turn, as a list linked by next (NULL when empty). */
 struct fyn_work *fyn_workqueue_take_all(struct fyn_workqueue *q);
-/* Takes items from the front while take_this says yes (oldest first). */
+/* Takes items, in turn, while take_this says yes to the next one. */
 struct fyn_work *fyn_workqueue_take_while(struct fyn_workqueue *q,
 		bool (*take_this)(const struct fyn_work *item, const void *arg), const void *arg);
+/* Items queued (taken ones no longer count). */
 size_t fyn_workqueue_count(struct fyn_workqueue *q);
+/* Items key has outstanding: queued or taken and not yet done. */
+size_t fyn_workqueue_outstanding(struct fyn_workqueue *q, const char *key);
 
 /* Ends every wait and refuses further pushes. */
 void fyn_workqueue_stop(struct fyn_workqueue *q);

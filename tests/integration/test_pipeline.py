@@ -92,10 +92,10 @@ def test_ill_typed_fields_are_invalid(broker, postgres, change, reason_word):
     till.close()
 
 
-def test_too_large_event_is_refused(broker):
+def test_too_large_event_is_refused_with_its_id(broker):
     till = broker.client("staff", ["r1"])
     e = event(payload={"status": "open", "total": 1, "items": [], "note": "x" * 70000})
-    assert rejection(till, "fynlo/v1/in/r1/order/created", json.dumps(e)) == "too_large"
+    assert rejection(till, "fynlo/v1/in/r1/order/created", json.dumps(e), e["id"]) == "too_large"
     till.close()
 
 

@@ -466,7 +466,7 @@ def test_resume_of_a_restaurant_not_in_the_token_is_forbidden_and_replays_nothin
     got += drain(staff, 1.0)
     assert len(got) == 1, got
     error = got[0][1]
-    assert error == {"verb": "resume", "stream": other_r, "reason": error["reason"]}
+    assert error == {"verb": "resume", "code": "forbidden", "stream": other_r, "reason": error["reason"]}
     assert "forbidden" in error["reason"], error
     staff.close()
 
@@ -516,6 +516,7 @@ def test_malformed_resume_is_answered_with_an_error_and_the_broker_survives(brok
     errors = [d for t, d in got if kind(client, t) == "error"]
     assert len(errors) == 1, got
     assert errors[0]["verb"] == "resume" and words.lower() in errors[0]["reason"].lower(), errors
+    assert errors[0]["code"] == "invalid", errors
     # a problem with one stream names it; a problem with the whole request does not
     streams = payload.get("streams") if isinstance(payload, dict) else None
     if isinstance(streams, dict) and streams:
@@ -535,12 +536,14 @@ def test_malformed_snapshot_requests_are_errors(broker):
     fill(broker, r, 1)
     client = broker.client("staff", [r])
     theirs = rid("theirs")
-    for request, stream in (({}, None), ({"stream": 5}, None), ({"stream": r, "views": "orders"}, None),
-                            ({"stream": "no/such"}, "no/such"), ({"stream": theirs}, theirs)):
+    for request, stream, code in (({}, None, "invalid"), ({"stream": 5}, None, "invalid"),
+                                  ({"stream": r, "views": "orders"}, None, "invalid"),
+                                  ({"stream": "no/such"}, "no/such", "invalid"), ({"stream": theirs}, theirs, "forbidden")):
         client.publish("fynlo/v1/ctl/snapshot", request)
         got = read_until(client, lambda t, d: kind(client, t) in ("error", "snapshot"))
         assert kind(client, got[-1][0]) == "error" and got[-1][1]["verb"] == "snapshot", (request, got)
         assert got[-1][1].get("stream") == stream and got[-1][1]["reason"], got
+        assert got[-1][1]["code"] == code, got
     snap, _ = snapshot(client, r, views=["orders"])
     assert snap["head"] == 1 and len(snap["orders"]) == 1
     assert "menu" not in snap and "inventory" not in snap

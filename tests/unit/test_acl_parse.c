@@ -86,6 +86,39 @@ static const struct error_case error_cases[] = {
 	  "t.acl:1: expected 'user SUB'" },
 	{ "user alice bob",
 	  "t.acl:1: expected 'user SUB'" },
+	/* issue 11: bytes no editor meant to write are refused with their line */
+	{ "role staff\nallow read caf\xc3/x",
+	  "t.acl:2: invalid UTF-8 (byte 0xc3 at byte 15 of the line); save the file as UTF-8" },
+	{ "role staff\n\nallow read \xc0\xaf",
+	  "t.acl:3: invalid UTF-8 (byte 0xc0 at byte 12 of the line); save the file as UTF-8" },
+	{ "role staff\nallow read \xed\xa0\x80",
+	  "t.acl:2: invalid UTF-8 (byte 0xed at byte 12 of the line); save the file as UTF-8" },
+	{ "role staff\nallow read \xf4\x90\x80\x80",
+	  "t.acl:2: invalid UTF-8 (byte 0xf4 at byte 12 of the line); save the file as UTF-8" },
+	{ "role staff\nallow read a/\xe2\x82",
+	  "t.acl:2: invalid UTF-8 (byte 0xe2 at byte 14 of the line); save the file as UTF-8" },
+	{ "# \xff comment\nrole staff",
+	  "t.acl:1: invalid UTF-8 (byte 0xff at byte 3 of the line); save the file as UTF-8" },
+	{ "role staff\rallow read a/b\r\n",
+	  "t.acl:1: carriage return inside the line (at byte 11); lines end with LF or CRLF" },
+	{ "role staff\r# a comment long enough to make the one line too long ......................."
+	  "......................................................................................................"
+	  "......................................................................................................"
+	  "......................................................................................................"
+	  "......................................................................................................"
+	  "......................................................................................................"
+	  "......................................................................................................"
+	  "......................................................................................................"
+	  "......................................................................................................"
+	  "......................................................................................................"
+	  "......................................................................................................\r",
+	  "t.acl:1: carriage return inside the line (at byte 11); lines end with LF or CRLF" },
+	{ "role staff\nallow read a/\x1b[0m",
+	  "t.acl:2: control character 0x1b at byte 14 of the line" },
+	{ "role staff\nallow read a/b\x7f",
+	  "t.acl:2: control character 0x7f at byte 15 of the line" },
+	{ "view full\r\nrole staff\r\nreceive\vfull\r\n",
+	  "t.acl:3: control character 0x0b at byte 8 of the line" },
 };
 
 static void every_error_names_file_line_and_problem(void **state)
@@ -158,6 +191,18 @@ static void comments_blank_lines_tabs_and_crlf_are_accepted(void **state)
 	assert_null(fyn_acl_rule_text(acl, 8));
 	assert_null(fyn_acl_rule_text(acl, 0));
 	assert_null(fyn_acl_rule_text(acl, 99));
+	fyn_acl_free(acl);
+}
+
+static void utf8_patterns_and_a_leading_bom_are_accepted(void **state)
+{
+	(void)state;
+	char err[256] = "";
+	struct fyn_acl *acl = fyn_acl_load_string("\xef\xbb\xbfrole staff\r\n"
+		"# caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8d\x94\r\n"
+		"allow read caf\xc3\xa9/%r/\xf0\x9f\x8d\x94\r", "t.acl", err, sizeof(err));
+	assert_non_null(acl);
+	assert_string_equal(fyn_acl_rule_text(acl, 3), "allow read caf\xc3\xa9/%r/\xf0\x9f\x8d\x94");
 	fyn_acl_free(acl);
 }
 
@@ -267,6 +312,7 @@ int main(void)
 		cmocka_unit_test(every_error_names_file_line_and_problem),
 		cmocka_unit_test(lines_longer_than_1024_characters_are_refused),
 		cmocka_unit_test(comments_blank_lines_tabs_and_crlf_are_accepted),
+		cmocka_unit_test(utf8_patterns_and_a_leading_bom_are_accepted),
 		cmocka_unit_test(an_empty_file_is_valid_and_grants_nothing),
 		cmocka_unit_test(a_missing_text_or_tiny_error_buffer_is_handled),
 		cmocka_unit_test(files_are_loaded_and_their_errors_name_the_path),

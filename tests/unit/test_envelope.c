@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +97,189 @@ static void expect_invalid(const char *topic, const char *text, const char *reas
 	assert_non_null(strstr(out.reason, reason_word));
 }
 
+/* Issue 11, defect 2: a sender must be able to match a too_large answer to
+ * its outbox entry, so the top-level id is read from submissions up to
+ * FYN_ID_SCAN_MAX bytes; nested ids never count. */
+static char *padded_event(const char *before_id, const char *id_json, size_t total)
+{
+	char *text = malloc(total + 1);
+	int head;
+	assert_non_null(text);
+	head = snprintf(text, total + 1, "{%s\"id\":%s,\"pad\":\"", before_id, id_json);
+	assert_true(head > 0 && (size_t)head + 2 <= total);
+	memset(text + head, 'x', total - (size_t)head - 2);
+	memcpy(text + total - 2, "\"}", 3);
+	return text;
+}
+
+static struct fyn_envelope_check check_big(const char *text, size_t max)
+{
+	struct fyn_submit_topic t = topic_of("fynlo/v1/in/r1/order/created");
+	struct fyn_envelope_check out;
+	fyn_envelope_check(&t, text, strlen(text), max, &out);
+	assert_int_equal(out.code, FYN_REJECT_TOO_LARGE);
+	assert_null(out.event);
+	return out;
+}
+
+static void too_large_answers_with_the_top_level_id(void **state)
+{
+	static const struct { const char *before, *id, *expected; } cases[] = {
+		{ "", "\"" GOOD_ID "\"", GOOD_ID },
+		{ "\"payload\":{\"id\":\"nested\",\"a\":[{\"id\":1},\"]}\"]},", "\"" GOOD_ID "\"", GOOD_ID },
+		{ "\"x\\\"id\\\"\":\"id\",", "\"" GOOD_ID "\"", GOOD_ID },
+		{ "\"n\":-1.5e3,\"t\":true,\"f\":null,", "\"" GOOD_ID "\"", GOOD_ID },
+		{ "", "\"not-a-uuid\"", "not-a-uuid" },
+		{ "", "42", "" },
+		{ "", "{\"id\":\"" GOOD_ID "\"}", "" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *text = padded_event(cases[i].before, cases[i].id, 70000);
+		struct fyn_envelope_check out = check_big(text, 65536);
+		assert_string_equal(out.id, cases[i].expected);
+		assert_non_null(strstr(out.reason, "65536"));
+		free(text);
+	}
+}
+
+static void an_escaped_id_key_counts_and_a_nested_one_does_not(void **state)
+{
+	struct fyn_envelope_check out;
+	(void)state;
+	out = check_big("{\"\\u0069d\":\"" GOOD_ID "\",\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}", 16);
+	assert_string_equal(out.id, GOOD_ID);
+	out = check_big("{\"a\":{\"id\":\"" GOOD_ID "\"},\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}", 16);
+	assert_string_equal(out.id, "");
+	out = check_big("[{\"id\":\"" GOOD_ID "\"},\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"]", 16);
+	assert_string_equal(out.id, "");
+	/* broken after the id: the id is still what the sender sent */
+	out = check_big("{\"id\":\"" GOOD_ID "\",\"pad\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[", 16);
+	assert_string_equal(out.id, GOOD_ID);
+	out = check_big("{\"id\":\"" GOOD_ID "\\ud800\",\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}", 16);
+	assert_string_equal(out.id, "");
+}
+
+static void beyond_the_scan_cap_the_id_stays_unknown(void **state)
+{
+	char *text = padded_event("", "\"" GOOD_ID "\"", FYN_ID_SCAN_MAX + 1);
+	struct fyn_envelope_check out = check_big(text, 65536);
+	(void)state;
+	assert_string_equal(out.id, "");
+	free(text);
+	text = padded_event("", "\"" GOOD_ID "\"", FYN_ID_SCAN_MAX);
+	out = check_big(text, 65536);
+	assert_string_equal(out.id, GOOD_ID);
+	free(text);
+}
+
+/* Issue 11, defect 5: money is integer minor units; 12.0, 1e2 and 1.5 are
+ * JSON reals and refused in every money field. */
+static void expect_money(const char *topic, const char *type, const char *payload, bool ok,
+		const char *word)
+{
+	char text[1024];
+	struct fyn_envelope_check out;
+	snprintf(text, sizeof(text), "{\"id\":\"" GOOD_ID "\",\"aggregate_id\":\"a-1\",\"event_type\":\"%s\","
+			"\"payload\":%s}", type, payload);
+	out = check_text(topic, text, 65536);
+	if (ok) {
+		assert_int_equal(out.code, FYN_OK);
+	} else {
+		assert_int_equal(out.code, FYN_REJECT_INVALID);
+		assert_non_null(strstr(out.reason, word));
+		assert_non_null(strstr(out.reason, "whole number"));
+	}
+	json_decref(out.event);
+}
+
+static void money_must_be_whole_minor_units(void **state)
+{
+	static const char order[] = "fynlo/v1/in/r1/order/created";
+	static const char update[] = "fynlo/v1/in/r1/order/updated";
+	static const char menu[] = "fynlo/v1/in/r1/menu/updated";
+	static const struct { const char *topic, *type, *payload, *word; bool ok; } cases[] = {
+		{ order, "order.created", "{\"status\":\"open\",\"total\":1250,\"items\":[{\"price\":1250,\"cost\":410}]}", NULL, true },
+		{ order, "order.created", "{\"total\":-300,\"items\":[{\"price\":null,\"cost\":null},\"note\"]}", NULL, true },
+		{ order, "order.created", "{\"total\":12.0}", "total", false },
+		{ order, "order.created", "{\"total\":1e2}", "total", false },
+		{ order, "order.created", "{\"total\":1E2}", "total", false },
+		{ order, "order.created", "{\"total\":12.5}", "total", false },
+		{ order, "order.created", "{\"total\":\"1250\"}", "total", false },
+		{ order, "order.created", "{\"total\":null}", "total", false },
+		{ order, "order.created", "{\"total\":1000000000000000}", "total", false },
+		{ order, "order.created", "{\"total\":999999999999999}", NULL, true },
+		{ order, "order.created", "{\"total\":1,\"items\":[{\"price\":1.5}]}", "items[0].price", false },
+		{ order, "order.created", "{\"total\":1,\"items\":[{\"price\":1},{\"cost\":4.0}]}", "items[1].cost", false },
+		{ update, "order.updated", "{\"total\":-0.0}", "total", false },
+		{ update, "order.updated", "{\"items\":[{\"price\":true}]}", "items[0].price", false },
+		{ update, "order.updated", "{\"status\":\"ready\"}", NULL, true },
+		{ menu, "menu.updated", "{\"item_id\":\"b\",\"price\":1250,\"cost\":null}", NULL, true },
+		{ menu, "menu.updated", "{\"item_id\":\"b\",\"price\":1e2}", "price", false },
+		{ menu, "menu.updated", "{\"item_id\":\"b\",\"cost\":410.0}", "cost", false },
+		{ "fynlo/v1/in/r1/inventory/adjusted", "inventory.adjusted", "{\"item_id\":\"b\",\"level\":1.5}", NULL, true },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		print_message("case %zu: %s\n", i, cases[i].payload);
+		expect_money(cases[i].topic, cases[i].type, cases[i].payload, cases[i].ok, cases[i].word);
+	}
+}
+
+/* Found by the corpus: the store renders 1e19 as 10000000000000000000,
+ * which the hub cannot read back, so the event was stored but never
+ * answered nor fanned out. Every number must fit a 64-bit integer's range;
+ * inventory amounts, which the store adds up, stay below 10^15. */
+static void numbers_beyond_the_int64_range_are_refused(void **state)
+{
+	static const char order[] = "fynlo/v1/in/r1/order/created";
+	static const char stock[] = "fynlo/v1/in/r1/inventory/adjusted";
+	static const struct { const char *topic, *type, *payload, *word; bool ok; } cases[] = {
+		{ order, "order.created", "{\"total\":1,\"note\":1e19}", "payload.note", false },
+		{ order, "order.created", "{\"total\":1,\"a\":[{\"b\":[-9.3e18]}]}", "payload.a[0].b[0]", false },
+		{ order, "order.created", "{\"total\":1,\"note\":9.2e18,\"small\":1e-300}", NULL, true },
+		{ stock, "inventory.adjusted", "{\"item_id\":\"b\",\"delta\":1e15}", "payload.delta", false },
+		{ stock, "inventory.adjusted", "{\"item_id\":\"b\",\"level\":-1000000000000000}", "payload.level", false },
+		{ stock, "inventory.adjusted", "{\"item_id\":\"b\",\"level\":1,\"low_threshold\":2e15}", "payload.low_threshold", false },
+		{ stock, "inventory.adjusted", "{\"item_id\":\"b\",\"level\":999999999999999.5,\"low_threshold\":null}", NULL, true },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[1024];
+		struct fyn_envelope_check out;
+		snprintf(text, sizeof(text), "{\"id\":\"" GOOD_ID "\",\"aggregate_id\":\"a-1\",\"event_type\":\"%s\","
+				"\"payload\":%s}", cases[i].type, cases[i].payload);
+		out = check_text(cases[i].topic, text, 65536);
+		print_message("case %zu: %s -> %s\n", i, cases[i].payload, out.reason);
+		assert_int_equal(out.code, cases[i].ok ? FYN_OK : FYN_REJECT_INVALID);
+		if (!cases[i].ok) {
+			assert_non_null(strstr(out.reason, cases[i].word));
+		}
+		json_decref(out.event);
+	}
+	expect_invalid(order, "{\"id\":\"" GOOD_ID "\",\"aggregate_id\":\"a\",\"event_type\":\"order.created\","
+			"\"payload\":{\"total\":1},\"metadata\":{\"x\":1e300}}", "metadata.x");
+}
+
+/* Issue 11, defect 7: a date PostgreSQL would refuse is refused by the hub,
+ * so the store never sees it (and its error text never reaches a client). */
+static void timestamps_are_calendar_dates(void **state)
+{
+	(void)state;
+	assert_false(fyn_is_rfc3339("2026-02-30T00:00:00Z"));
+	assert_false(fyn_is_rfc3339("2026-04-31T00:00:00Z"));
+	assert_false(fyn_is_rfc3339("2025-02-29T00:00:00Z"));
+	assert_false(fyn_is_rfc3339("1900-02-29T00:00:00Z"));
+	assert_false(fyn_is_rfc3339("0000-01-01T00:00:00Z"));
+	assert_true(fyn_is_rfc3339("2024-02-29T00:00:00Z"));
+	assert_true(fyn_is_rfc3339("2000-02-29T00:00:00Z"));
+	assert_true(fyn_is_rfc3339("2026-12-31T23:59:60Z"));
+	assert_true(fyn_is_rfc3339("2026-06-01T12:00:00+15:59"));
+	assert_true(fyn_is_rfc3339("2026-06-01T12:00:00-15:59"));
+	assert_false(fyn_is_rfc3339("2026-06-01T12:00:00+16:00"));
+	assert_false(fyn_is_rfc3339("2026-06-01T12:00:00-23:59"));
+}
+
 static void broken_json_is_invalid(void **state)
 {
 	(void)state;
@@ -139,6 +323,18 @@ static void each_ill_typed_field_is_named(void **state)
 		expect_invalid("fynlo/v1/in/r1/order/created", text, cases[i].word);
 		free(text);
 	}
+}
+
+/* A non-UUID id is refused, but echoed, so the sender can drop it from its
+ * outbox (docs/protocol.md). */
+static void a_bad_id_is_echoed_in_the_answer(void **state)
+{
+	char *text = with_field("id", "\"till-2:17\"");
+	struct fyn_envelope_check out = check_text("fynlo/v1/in/r1/order/created", text, 65536);
+	(void)state;
+	assert_int_equal(out.code, FYN_REJECT_INVALID);
+	assert_string_equal(out.id, "till-2:17");
+	free(text);
 }
 
 static void optional_fields_may_be_null(void **state)
@@ -198,6 +394,13 @@ int main(void)
 		cmocka_unit_test(malformed_topics_are_refused),
 		cmocka_unit_test(a_good_event_is_normalised),
 		cmocka_unit_test(too_large_is_checked_before_parsing),
+		cmocka_unit_test(too_large_answers_with_the_top_level_id),
+		cmocka_unit_test(an_escaped_id_key_counts_and_a_nested_one_does_not),
+		cmocka_unit_test(beyond_the_scan_cap_the_id_stays_unknown),
+		cmocka_unit_test(money_must_be_whole_minor_units),
+		cmocka_unit_test(numbers_beyond_the_int64_range_are_refused),
+		cmocka_unit_test(timestamps_are_calendar_dates),
+		cmocka_unit_test(a_bad_id_is_echoed_in_the_answer),
 		cmocka_unit_test(broken_json_is_invalid),
 		cmocka_unit_test(each_ill_typed_field_is_named),
 		cmocka_unit_test(optional_fields_may_be_null),

@@ -50,6 +50,10 @@ static void event_topics_and_streams(void **state)
 	assert_true(fyn_topic_is_hub_inbox("fynlo/v1/ctl/resume"));
 	assert_true(fyn_topic_is_hub_inbox("fynlo/v1/in/r1/order/created"));
 	assert_false(fyn_topic_is_hub_inbox("fynlo/v1/ev/r1/full/order/created"));
+	assert_true(fyn_topic_is_hub_inbox("fynlo/v1/in"));
+	assert_true(fyn_topic_is_hub_inbox("fynlo/v1/ctl"));
+	assert_false(fyn_topic_is_hub_inbox("fynlo/v1/inx"));
+	assert_false(fyn_topic_is_hub_inbox("fynlo/v1"));
 	free(topic);
 	free(client);
 }

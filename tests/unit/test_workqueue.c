@@ -1,7 +1,9 @@
 /*
  * test_workqueue.c: the queue every hub thread is fed by
  * (workers/workqueue.c): order, the bound, batches, taking expired items,
- * and stopping ending every wait at once.
+ * stopping ending every wait at once, and the keyed lanes' fair service:
+ * groups and keys in turn, the per-key bound on outstanding items, and
+ * plain items taking their turn beside keyed ones.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -146,6 +148,141 @@ static void stop_ends_every_wait(void **state)
 	fyn_workqueue_destroy(&q, free_item);
 }
 
+/* Takes n items one at a time; returns their values in order taken (and
+ * reports each done, as a reader does once it answered). */
+static void take_values(struct fyn_workqueue *q, int *values, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct fyn_work *out[1];
+		assert_int_equal(fyn_workqueue_wait_take(q, out, 1), 1);
+		values[i] = ((struct item *)out[0])->value;
+		fyn_workqueue_done(q, out[0]);
+		free(out[0]);
+	}
+}
+
+static void push_keyed(struct fyn_workqueue *q, const char *group, const char *key, int value)
+{
+	struct item *it = item_of(value);
+	assert_int_equal(fyn_workqueue_push_keyed(q, &it->work, group, key, 100), FYN_PUSH_OK);
+}
+
+static void groups_take_turns_then_keys_within_a_group(void **state)
+{
+	struct fyn_workqueue q;
+	int got[9];
+	/* r1 and r2 alternate while both have work; within r1, a and b take
+	 * turns, so b's one request waits for one of a's six, not all six */
+	const int want[] = { 1, 10, 7, 11, 2, 3, 4, 5, 6 };
+	(void)state;
+	fyn_workqueue_init(&q, 100);
+	/* restaurant r1: a flood from client a, then one request from b */
+	for (int i = 1; i <= 6; i++) {
+		push_keyed(&q, "r1", "a", i);
+	}
+	push_keyed(&q, "r1", "b", 7);
+	/* restaurant r2: two requests from c, pushed after the flood */
+	push_keyed(&q, "r2", "c", 10);
+	push_keyed(&q, "r2", "c", 11);
+	take_values(&q, got, 9);
+	for (int i = 0; i < 9; i++) {
+		assert_int_equal(got[i], want[i]);
+	}
+	assert_int_equal(fyn_workqueue_count(&q), 0);
+	assert_int_equal(fyn_workqueue_outstanding(&q, "a"), 0);
+	fyn_workqueue_destroy(&q, free_item);
+}
+
+static void a_key_is_bounded_until_its_items_are_done(void **state)
+{
+	struct fyn_workqueue q;
+	struct fyn_work *out[4];
+	struct item *extra = item_of(99), *other = item_of(50);
+	(void)state;
+	fyn_workqueue_init(&q, 100);
+	for (int i = 0; i < 3; i++) {
+		struct item *it = item_of(i);
+		assert_int_equal(fyn_workqueue_push_keyed(&q, &it->work, i == 2 ? "r2" : "r1", "a", 3), FYN_PUSH_OK);
+	}
+	/* the bound counts across groups: a has 3 outstanding in r1 and r2 */
+	assert_int_equal(fyn_workqueue_push_keyed(&q, &extra->work, "r3", "a", 3), FYN_PUSH_BUSY);
+	assert_int_equal(fyn_workqueue_push_keyed(&q, &other->work, "r1", "b", 3), FYN_PUSH_OK);
+	assert_int_equal(fyn_workqueue_outstanding(&q, "a"), 3);
+	/* taking is not enough: a's items stay outstanding until done */
+	assert_int_equal(fyn_workqueue_wait_take(&q, out, 4), 4);
+	assert_int_equal(fyn_workqueue_count(&q), 0);
+	assert_int_equal(fyn_workqueue_outstanding(&q, "a"), 3);
+	assert_int_equal(fyn_workqueue_push_keyed(&q, &extra->work, "r3", "a", 3), FYN_PUSH_BUSY);
+	for (int i = 0; i < 4; i++) {
+		if (((struct item *)out[i])->value == 0) {
+			fyn_workqueue_done(&q, out[i]);
+		}
+	}
+	assert_int_equal(fyn_workqueue_outstanding(&q, "a"), 2);
+	assert_int_equal(fyn_workqueue_push_keyed(&q, &extra->work, "r3", "a", 3), FYN_PUSH_OK);
+	for (int i = 0; i < 4; i++) {
+		fyn_workqueue_done(&q, out[i]);
+		free(out[i]);
+	}
+	assert_int_equal(fyn_workqueue_outstanding(&q, "a"), 1);
+	assert_int_equal(fyn_workqueue_outstanding(&q, "b"), 0);
+	freed = 0;
+	fyn_workqueue_destroy(&q, free_item);   /* extra, still queued */
+	assert_int_equal(freed, 1);
+}
+
+static void keyed_pushes_respect_the_queue_bound_and_stop(void **state)
+{
+	struct fyn_workqueue q;
+	struct item *a = item_of(1), *b = item_of(2), *c = item_of(3);
+	(void)state;
+	fyn_workqueue_init(&q, 2);
+	assert_int_equal(fyn_workqueue_push_keyed(&q, &a->work, "r1", "a", 10), FYN_PUSH_OK);
+	assert_int_equal(fyn_workqueue_push(&q, &b->work), FYN_PUSH_OK);
+	assert_int_equal(fyn_workqueue_push_keyed(&q, &c->work, "r2", "c", 10), FYN_PUSH_FULL);
+	assert_int_equal(fyn_workqueue_outstanding(&q, "c"), 0);   /* a refused push leaves no trace */
+	fyn_workqueue_stop(&q);
+	assert_int_equal(fyn_workqueue_push_keyed(&q, &c->work, "r2", "c", 10), FYN_PUSH_FULL);
+	free(c);
+	freed = 0;
+	fyn_workqueue_destroy(&q, free_item);
+	assert_int_equal(freed, 2);
+}
+
+static void plain_items_take_their_turn_beside_keyed_ones(void **state)
+{
+	struct fyn_workqueue q;
+	int got[6];
+	struct item *plain1 = item_of(100), *plain2 = item_of(101);
+	struct fyn_work *list;
+	(void)state;
+	fyn_workqueue_init(&q, 100);
+	for (int i = 1; i <= 4; i++) {
+		push_keyed(&q, "r1", "a", i);
+	}
+	assert_int_equal(fyn_workqueue_push(&q, &plain1->work), FYN_PUSH_OK);
+	assert_int_equal(fyn_workqueue_push(&q, &plain2->work), FYN_PUSH_OK);
+	/* plain items are one group: r1, plain, r1, plain, r1, r1 */
+	take_values(&q, got, 2);
+	assert_int_equal(got[0], 1);
+	assert_int_equal(got[1], 100);
+	list = fyn_workqueue_take_all(&q);
+	for (int i = 0; i < 4; i++) {
+		struct fyn_work *next = list->next;
+		got[i] = ((struct item *)list)->value;
+		fyn_workqueue_done(&q, list);
+		free(list);
+		list = next;
+	}
+	assert_null(list);
+	assert_int_equal(got[0], 2);
+	assert_int_equal(got[1], 101);
+	assert_int_equal(got[2], 3);
+	assert_int_equal(got[3], 4);
+	assert_int_equal(fyn_workqueue_outstanding(&q, "a"), 0);
+	fyn_workqueue_destroy(&q, free_item);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +290,10 @@ int main(void)
 		cmocka_unit_test(take_while_takes_from_the_front_only),
 		cmocka_unit_test(take_all_empties_the_queue),
 		cmocka_unit_test(stop_ends_every_wait),
+		cmocka_unit_test(groups_take_turns_then_keys_within_a_group),
+		cmocka_unit_test(a_key_is_bounded_until_its_items_are_done),
+		cmocka_unit_test(keyed_pushes_respect_the_queue_bound_and_stop),
+		cmocka_unit_test(plain_items_take_their_turn_beside_keyed_ones),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
