@@ -144,11 +144,14 @@ int fyn_config_parse(const struct fyn_option *options, int count, struct fyn_con
 void fyn_node_name_from_host(const char *host, char out[FYN_NODE_NAME_MAX + 1])
 {
 	size_t n = 0;
-	for (; host[n] && n < FYN_NODE_NAME_MAX; n++) {
+	for (; n < FYN_NODE_NAME_MAX && host[n]; n++) {
 		char c = host[n];
 		bool allowed = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
 			|| c == '.' || c == '_' || c == '-';
-		out[n] = allowed ? c : '-';
+		out[n] = '-';
+		if (allowed) {
+			out[n] = c;
+		}
 	}
 	out[n] = '\0';
 	if (n == 0) {

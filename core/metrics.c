@@ -43,12 +43,12 @@ struct text {
 static void add(struct text *t, const char *format, ...)
 {
 	va_list args;
-	int n;
 
 	if (t->failed) {
 		return;
 	}
 	for (;;) {
+		int n;
 		va_start(args, format);
 		n = vsnprintf(t->data + t->len, t->cap - t->len, format, args);
 		va_end(args);

@@ -20,8 +20,8 @@
 
 #define SAMPLE_INTERVAL_MS 1000
 #define PUBLISH_INTERVAL_MS 5000
-#define RECONNECT_MEMORY_MS (10 * 60 * 1000)
-#define PRUNE_INTERVAL_MS (60 * 1000)
+#define RECONNECT_MEMORY_MS (10LL * 60 * 1000)
+#define PRUNE_INTERVAL_MS (60LL * 1000)
 
 static void choose_node_name(struct fyn_hub *hub)
 {
@@ -39,8 +39,6 @@ static void choose_node_name(struct fyn_hub *hub)
 
 int fyn_metrics_start(struct fyn_hub *hub)
 {
-	char err[256];
-
 	choose_node_name(hub);
 	hub->metrics.recent_ids = json_object();
 	if (!hub->metrics.recent_ids
@@ -50,6 +48,7 @@ int fyn_metrics_start(struct fyn_hub *hub)
 		return -1;
 	}
 	if (hub->config.metrics_port > 0) {
+		char err[256];
 		hub->metrics.http = fyn_metrics_http_start(hub->config.metrics_port, hub->metrics.node, err, sizeof(err));
 		if (!hub->metrics.http) {
 			mosquitto_log_printf(MOSQ_LOG_ERR, "fynsync: %s. Choose a free port with plugin_opt_metrics_port "

@@ -241,10 +241,9 @@ static enum attempt_outcome attempt(struct fyn_pipeline *p, struct fyn_job **job
 {
 	struct fyn_append_result result;
 	char err[512], sqlstate[6] = "";
-	long long started = fyn_now_ms(), append_started;
 	enum fyn_store_status status;
 
-	note_call(p, started, -1);
+	note_call(p, fyn_now_ms(), -1);
 	status = fyn_store_connect(p->store, err, sizeof(err));
 	if (status == FYN_STORE_OK) {
 		char *text = fyn_batch_text(jobs, count);
@@ -255,7 +254,7 @@ static enum attempt_outcome attempt(struct fyn_pipeline *p, struct fyn_job **job
 		for (size_t i = 0; i < count; i++) {
 			jobs[i]->attempts++;
 		}
-		append_started = fyn_now_ms();
+		long long append_started = fyn_now_ms();
 		status = fyn_store_append(p->store, text, &result, sqlstate, err, sizeof(err));
 		free(text);
 		note_call(p, 0, status == FYN_STORE_OK ? fyn_now_ms() - append_started : -1);
