@@ -59,6 +59,7 @@ static const struct number_option numbers[] = {
 	{ "metrics_port", 0, 65535, offsetof(struct fyn_config, metrics_port), AS_INT },
 	{ "alert_window", 1, 3600, offsetof(struct fyn_config, alert_window_s), AS_INT },
 	{ "alert_min_count", 1, 1000000, offsetof(struct fyn_config, alert_min_count), AS_INT },
+	{ "max_client_requests", 1, 100000, offsetof(struct fyn_config, max_client_requests), AS_SIZE },
 };
 
 /* value is within the option's bounds, so it fits the field's type. */
@@ -125,6 +126,7 @@ int fyn_config_parse(const struct fyn_option *options, int count, struct fyn_con
 	cfg->metrics_port = 9464;
 	cfg->alert_window_s = 60;
 	cfg->alert_min_count = 20;
+	cfg->max_client_requests = 8;
 	if (!set_string(&cfg->jwt_alg, "HS256", err, errlen)) {
 		return -1;
 	}

@@ -33,6 +33,7 @@ struct fyn_config {
 	int metrics_port;          /* plugin_opt_metrics_port: GET /metrics, default 9464; 0 disables */
 	int alert_window_s;        /* plugin_opt_alert_window: seconds, default 60 */
 	int alert_min_count;       /* plugin_opt_alert_min_count: default 20 */
+	size_t max_client_requests;   /* plugin_opt_max_client_requests: per client and reader, default 8 */
 };
 
 #define FYN_NODE_NAME_MAX 64

@@ -287,39 +287,50 @@ static bool money_problem(const json_t *doc, char *reason, size_t reasonlen)
 	return false;
 }
 
-/* Is there a number at or beyond NUMBER_LIMIT in value? The store writes
- * 1e19 back as 10000000000000000000, which jansson cannot read, so such an
- * event would be stored but neither answered nor published. On true, path
- * (holding value's path, used bytes long) names the number. Recursion is
- * bounded by jansson's parser depth limit (2048). */
-static bool number_out_of_range(const json_t *value, char *path, size_t pathlen, size_t used)
+enum value_problem { VALUE_OK, VALUE_TOO_DEEP, VALUE_OUT_OF_RANGE };
+
+/* Walks value (at nesting depth, 1 for payload or metadata itself) for what
+ * the store or a client could not take back: nesting deeper than
+ * FYN_PAYLOAD_MAX_DEPTH, or a number at or beyond NUMBER_LIMIT (the store
+ * writes 1e19 back as 10000000000000000000, which jansson cannot read, so
+ * such an event would be stored but neither answered nor published). On a
+ * problem, path (holding value's path, used bytes long) names the place.
+ * The depth bound also bounds the recursion. */
+static enum value_problem value_problem(const json_t *value, int depth, char *path, size_t pathlen,
+		size_t used)
 {
+	enum value_problem problem = VALUE_OK;
 	if (json_is_real(value)) {
-		return json_real_value(value) >= NUMBER_LIMIT || json_real_value(value) <= -NUMBER_LIMIT;
+		return json_real_value(value) >= NUMBER_LIMIT || json_real_value(value) <= -NUMBER_LIMIT
+			? VALUE_OUT_OF_RANGE : VALUE_OK;
+	}
+	if ((json_is_object(value) || json_is_array(value)) && depth > FYN_PAYLOAD_MAX_DEPTH) {
+		return VALUE_TOO_DEEP;
 	}
 	if (json_is_object(value)) {
 		const char *key;
 		json_t *member;
 		json_object_foreach((json_t *)value, key, member) {
 			snprintf(path + used, pathlen - used, ".%s", key);
-			if (number_out_of_range(member, path, pathlen, strlen(path))) {
-				return true;
+			if ((problem = value_problem(member, depth + 1, path, pathlen, strlen(path))) != VALUE_OK) {
+				return problem;
 			}
 		}
 	}
 	for (size_t i = 0; i < json_array_size(value); i++) {
 		snprintf(path + used, pathlen - used, "[%zu]", i);
-		if (number_out_of_range(json_array_get(value, i), path, pathlen, strlen(path))) {
-			return true;
+		if ((problem = value_problem(json_array_get(value, i), depth + 1, path, pathlen, strlen(path))) != VALUE_OK) {
+			return problem;
 		}
 	}
 	path[used] = '\0';
-	return false;
+	return VALUE_OK;
 }
 
-/* Numbers the store must be able to give back as they came: none beyond a
- * 64-bit integer's range in payload or metadata, and inventory amounts
- * below AMOUNT_LIMIT. Writes the first problem into reason. */
+/* What the store must be able to give back as it came: payload and
+ * metadata within FYN_PAYLOAD_MAX_DEPTH levels and without numbers beyond a
+ * 64-bit integer's range, and inventory amounts below AMOUNT_LIMIT. Writes
+ * the first problem into reason. */
 static bool number_problem(const json_t *doc, char *reason, size_t reasonlen)
 {
 	static const char *const stored[] = { "payload", "metadata" };
@@ -329,7 +340,13 @@ static bool number_problem(const json_t *doc, char *reason, size_t reasonlen)
 
 	for (size_t i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s", stored[i]);
-		if (number_out_of_range(json_object_get(doc, stored[i]), path, sizeof(path), strlen(path))) {
+		switch (value_problem(json_object_get(doc, stored[i]), 1, path, sizeof(path), strlen(path))) {
+		case VALUE_OK:
+			break;
+		case VALUE_TOO_DEEP:
+			snprintf(reason, reasonlen, "%s nests deeper than %d levels", path, FYN_PAYLOAD_MAX_DEPTH);
+			return true;
+		case VALUE_OUT_OF_RANGE:
 			snprintf(reason, reasonlen, "%s is beyond a 64-bit integer's range (9.2e18 either way)", path);
 			return true;
 		}

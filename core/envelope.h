@@ -22,6 +22,8 @@
  * for its top-level id, so that the sender can match the too_large answer;
  * beyond it the answer's id is null (docs/protocol.md). */
 #define FYN_ID_SCAN_MAX ((size_t)1024 * 1024)
+/* payload and metadata nest at most this deep (the object itself is 1). */
+#define FYN_PAYLOAD_MAX_DEPTH 32
 
 /* The parts of fynlo/v1/in/{stream}/{domain}/{action}. */
 struct fyn_submit_topic {

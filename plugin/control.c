@@ -140,28 +140,38 @@ static int readable_view(struct fyn_hub *hub, const struct fyn_session *session,
 	return view;
 }
 
-static void submit_read(struct fyn_hub *hub, const struct fyn_session *session, const char *verb,
+/* Hands request to its reader, or answers why not. Returns whether it went. */
+static bool submit_read(struct fyn_hub *hub, const struct fyn_session *session, const char *verb,
 		const char *stream, struct fyn_read_request *request)
 {
 	bool snapshot = request && request->kind == FYN_READ_SNAPSHOT;   /* the request is the reader's once submitted */
+	int rc;
 
 	if (!request) {
 		stream_error(session->client_id, verb, FYN_CONTROL_UNAVAILABLE, stream, "hub out of memory; retry later");
-	} else if (fyn_reader_submit(snapshot ? hub->lookups : hub->replays, request) != 0) {
-		fyn_read_request_free(request);
-		stream_error(session->client_id, verb, FYN_CONTROL_BUSY, stream,
-				"too many requests in progress; retry with backoff");
-	} else if (snapshot) {
-		hub->metrics.snapshots++;
-	} else {
-		hub->metrics.replays++;
+		return false;
 	}
+	rc = fyn_reader_submit(snapshot ? hub->lookups : hub->replays, request);
+	if (rc == FYN_PUSH_OK) {
+		if (snapshot) {
+			hub->metrics.snapshots++;
+		} else {
+			hub->metrics.replays++;
+		}
+		return true;
+	}
+	fyn_read_request_free(request);
+	stream_error(session->client_id, verb, FYN_CONTROL_BUSY, stream, rc == FYN_PUSH_BUSY
+			? "this client has too many requests unanswered; retry once some are answered"
+			: "too many requests in progress; retry with backoff");
+	return false;
 }
 
 static void resume_streams(struct fyn_hub *hub, const struct fyn_session *session,
 		const struct fyn_control_request *request)
 {
 	struct fyn_replay_budget *budget = fyn_replay_budget_new(hub->config.max_replay);
+	bool admitted = false;   /* a request is let in past the client's bound whole, or not at all */
 
 	if (!budget) {
 		control_error(session->client_id, "resume", FYN_CONTROL_UNAVAILABLE, "hub out of memory; retry later");
@@ -183,13 +193,14 @@ static void resume_streams(struct fyn_hub *hub, const struct fyn_session *sessio
 		if (r) {
 			r->after_seq = s->after_seq;
 			r->budget = budget;
+			r->admitted = admitted;
 			atomic_fetch_add(&budget->refs, 1);
 		}
 		if (r && scope == READ_SOME && !(r->identity = fyn_session_identity_json(session))) {
 			fyn_read_request_free(r);
 			r = NULL;
 		}
-		submit_read(hub, session, "resume", s->id, r);
+		admitted = submit_read(hub, session, "resume", s->id, r) || admitted;
 	}
 	fyn_replay_budget_unref(budget);
 }

@@ -2,11 +2,11 @@
  * hub.h: the plugin's state, owned by the broker thread.
  *
  * Six threads run beside the broker's: the writer (workers/pipeline.c),
- * two readers (workers/reader.c: replays; snapshots and durable state),
- * the outbox's waker (workers/outbox.c) and the metrics endpoint's HTTP
- * thread (workers/metrics_http.c). None of them touches anything here:
- * they take work through their own locked queues and answer through the
- * outbox, which only the broker thread drains (publish.c). The views are
+ * two readers of two threads each (workers/reader.c: replays; snapshots and
+ * durable state), the outbox's waker (workers/outbox.c) and the metrics
+ * endpoint's HTTP thread (workers/metrics_http.c). None of them touches
+ * anything here: they take work through their own locked queues and
+ * answer through the outbox, which only the broker thread drains (publish.c). The views are
  * shared with them by reference count (views.h). docs/architecture.md has
  * the picture.
  */
@@ -38,8 +38,8 @@ struct fyn_hub {
 	struct fyn_sessions sessions;
 	struct fyn_outbox *outbox;      /* answers from the writer and reader threads */
 	struct fyn_pipeline *pipeline;  /* the writer thread */
-	struct fyn_reader *replays;     /* reader thread for replays (ctl/resume, automatic resume) */
-	struct fyn_reader *lookups;     /* reader thread for snapshots and durable state, so a long
+	struct fyn_reader *replays;     /* reader for replays (ctl/resume, automatic resume) */
+	struct fyn_reader *lookups;     /* reader for snapshots and durable state, so a long
 	                                 * replay never delays them */
 	long long next_expiry_check_ms;
 	struct fyn_hub_metrics metrics; /* hub_metrics.c; its HTTP thread gets copies only */

@@ -61,6 +61,10 @@ static void free_hub(struct fyn_hub *hub)
 /* Replay requests beyond this wait for none: the client is told to retry. */
 #define READER_MAX_PENDING 1024
 #define REPLAY_PAGE_SIZE 500
+/* Threads (and database connections) per reader. One client's requests are
+ * served one at a time, so with two a flood from one client never holds
+ * the thread another client's request needs. */
+#define READER_THREADS 2
 
 static int start_threads(struct fyn_hub *hub)
 {
@@ -75,6 +79,8 @@ static int start_threads(struct fyn_hub *hub)
 		.max_replay = hub->config.max_replay,
 		.page_size = REPLAY_PAGE_SIZE,
 		.max_pending = READER_MAX_PENDING,
+		.max_client_requests = hub->config.max_client_requests,
+		.threads = READER_THREADS,
 	};
 	if (fyn_wake_init() != 0 || !(hub->outbox = fyn_outbox_new(fyn_wake_broker))) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "fynsync: cannot set up waking the broker thread.");

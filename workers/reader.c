@@ -5,6 +5,8 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,15 +24,22 @@
 #define RETRY_PAUSE_MS 200   /* between attempts while the store is down */
 #define STORE_ATTEMPTS 10
 #define PAGE_POLL_MS 1
+#define PAGES_PER_TURN 1     /* of a ctl/resume, before other requests get their turn */
+
+/* One of a reader's threads, on a database connection of its own. */
+struct reader_thread {
+	struct fyn_reader *reader;
+	struct fyn_store *store;
+	pthread_t thread;
+	bool running;
+	atomic_int unpublished_pages;   /* this thread's pages handed to the broker, not yet published */
+};
 
 struct fyn_reader {
 	struct fyn_reader_config config;
-	char *conninfo;
-	struct fyn_store *store;
 	struct fyn_outbox *outbox;
-	pthread_t thread;
-	struct fyn_workqueue requests;   /* from the broker thread */
-	atomic_int unpublished_pages;   /* pages handed to the broker, not yet published */
+	struct fyn_workqueue requests;   /* from the broker thread, shared by the threads */
+	struct reader_thread *threads;   /* config.threads of them */
 };
 
 struct fyn_read_request *fyn_read_request_new(enum fyn_read_kind kind, const char *client_id,
@@ -86,13 +95,13 @@ void fyn_read_request_free(struct fyn_read_request *r)
 }
 
 /* Connects if needed; retries briefly so a blip does not fail a request. */
-static bool store_ready(struct fyn_reader *reader, char *err, size_t errlen)
+static bool store_ready(struct reader_thread *t, char *err, size_t errlen)
 {
 	for (int attempt = 0; attempt < STORE_ATTEMPTS; attempt++) {
-		if (fyn_store_connect(reader->store, err, errlen) == FYN_STORE_OK) {
+		if (fyn_store_connect(t->store, err, errlen) == FYN_STORE_OK) {
 			return true;
 		}
-		if (!fyn_workqueue_pause(&reader->requests, RETRY_PAUSE_MS)) {
+		if (!fyn_workqueue_pause(&t->reader->requests, RETRY_PAUSE_MS)) {
 			break;
 		}
 	}
@@ -102,37 +111,37 @@ static bool store_ready(struct fyn_reader *reader, char *err, size_t errlen)
 /* After a read: should it run again? Yes when the connection broke and the
  * one reconnect a read gets succeeds (a read is safe to repeat), so a
  * server restart between two requests costs a client nothing. */
-static bool read_again(struct fyn_reader *reader, enum fyn_store_status status, int *reconnects)
+static bool read_again(struct reader_thread *t, enum fyn_store_status status, int *reconnects)
 {
 	char err[512];
-	return status == FYN_STORE_DOWN && (*reconnects)++ < 1 && store_ready(reader, err, sizeof(err));
+	return status == FYN_STORE_DOWN && (*reconnects)++ < 1 && store_ready(t, err, sizeof(err));
 }
 
-static void push_to_client(struct fyn_reader *reader, const struct fyn_read_request *r, const char *kind,
+static void push_to_client(struct reader_thread *t, const struct fyn_read_request *r, const char *kind,
 		char *payload)
 {
 	struct fyn_completion *c = fyn_completion_new();
 	if (c && fyn_completion_add(c, r->client_id, r->sub, fyn_client_topic(r->client_id, kind), payload) == 0) {
-		fyn_outbox_push(reader->outbox, c);
+		fyn_outbox_push(t->reader->outbox, c);
 	} else {
 		fyn_completion_free(c);
 	}
 }
 
-static void answer_error(struct fyn_reader *reader, const struct fyn_read_request *r,
+static void answer_error(struct reader_thread *t, const struct fyn_read_request *r,
 		const char *verb, enum fyn_control_code code, const char *reason)
 {
-	push_to_client(reader, r, "error", fyn_control_error_text(verb, code, r->stream, reason));
+	push_to_client(t, r, "error", fyn_control_error_text(verb, code, r->stream, reason));
 }
 
-static void replay_done(struct fyn_reader *reader, const struct fyn_read_request *r,
+static void replay_done(struct reader_thread *t, const struct fyn_read_request *r,
 		long long head, bool snapshot_required)
 {
 	json_t *doc = json_pack("{s:s, s:I}", "stream", r->stream, "head", (json_int_t)head);
 	if (doc && snapshot_required) {
 		json_object_set_new(doc, "snapshot_required", json_true());
 	}
-	push_to_client(reader, r, "replay.done", fyn_json_text(doc));
+	push_to_client(t, r, "replay.done", fyn_json_text(doc));
 }
 
 static void page_published(void *arg)
@@ -141,10 +150,10 @@ static void page_published(void *arg)
 }
 
 /* Waits until the broker has published all but at most one page. */
-static bool wait_for_broker(struct fyn_reader *reader)
+static bool wait_for_broker(struct reader_thread *t)
 {
-	while (atomic_load(&reader->unpublished_pages) > 1) {
-		if (!fyn_workqueue_pause(&reader->requests, PAGE_POLL_MS)) {
+	while (atomic_load(&t->unpublished_pages) > 1) {
+		if (!fyn_workqueue_pause(&t->reader->requests, PAGE_POLL_MS)) {
 			return false;
 		}
 	}
@@ -177,7 +186,7 @@ static bool in_scope(const char *topic, const void *arg)
 }
 
 /* Sends one page of stream to the client (only what scope allows, when given). */
-static bool send_page(struct fyn_reader *reader, const struct fyn_read_request *r, const char *stream,
+static bool send_page(struct reader_thread *t, const struct fyn_read_request *r, const char *stream,
 		const struct auto_resume_scope *scope, const struct fyn_replay_page *page)
 {
 	struct fyn_completion *c = fyn_completion_new();
@@ -190,37 +199,44 @@ static bool send_page(struct fyn_reader *reader, const struct fyn_read_request *
 			return false;
 		}
 	}
-	if (!c || !wait_for_broker(reader)) {
+	if (!c || !wait_for_broker(t)) {
 		fyn_completion_free(c);
 		return false;
 	}
 	c->after_publish = page_published;
-	c->after_publish_arg = &reader->unpublished_pages;
-	atomic_fetch_add(&reader->unpublished_pages, 1);
-	fyn_outbox_push(reader->outbox, c);
+	c->after_publish_arg = &t->unpublished_pages;
+	atomic_fetch_add(&t->unpublished_pages, 1);
+	fyn_outbox_push(t->reader->outbox, c);
 	return true;
 }
 
-/* Streams stream's events from after to head to the client. Returns the
- * last seq sent (or after), or -1 when the store failed midway. */
-static long long replay_range(struct fyn_reader *reader, const struct fyn_read_request *r,
-		const char *stream, const struct auto_resume_scope *scope, long long after, long long head)
+/* Streams stream's events from after to head to the client, at most
+ * max_pages pages of them. Returns the last seq sent (or after), or -1 when
+ * the store failed midway; *finished says whether nothing is left to send. */
+static long long replay_range(struct reader_thread *t, const struct fyn_read_request *r,
+		const char *stream, const struct auto_resume_scope *scope, long long after, long long head,
+		int max_pages, bool *finished)
 {
 	char err[512];
 	struct fyn_replay_page page;
 	long long cursor = after;
 
-	while (cursor < head) {
+	*finished = true;
+	for (int pages = 0; cursor < head; pages++) {
 		enum fyn_store_status status;
 		int reconnects = 0;
+		if (pages == max_pages) {
+			*finished = false;
+			break;
+		}
 		do {
-			status = fyn_store_events_after(reader->store, stream, cursor, reader->config.page_size,
+			status = fyn_store_events_after(t->store, stream, cursor, t->reader->config.page_size,
 					&page, err, sizeof(err));
-		} while (read_again(reader, status, &reconnects));
+		} while (read_again(t, status, &reconnects));
 		if (status != FYN_STORE_OK) {
 			return -1;
 		}
-		if (page.count == 0 || !send_page(reader, r, stream, scope, &page)) {
+		if (page.count == 0 || !send_page(t, r, stream, scope, &page)) {
 			fyn_replay_page_clear(&page);
 			break;
 		}
@@ -233,10 +249,12 @@ static long long replay_range(struct fyn_reader *reader, const struct fyn_read_r
 static size_t identity_from(const json_t *who, struct fyn_acl_identity *out, const char **restaurants,
 		size_t capacity);
 
-/* ctl/resume of one stream. A request with an identity comes from a client
- * the ACL lets read only some of the stream (see control.c): each event is
- * then checked against the ACL and the others are left out. */
-static void resume(struct fyn_reader *reader, const struct fyn_read_request *r)
+/* ctl/resume of one stream, PAGES_PER_TURN pages per turn: returns false
+ * when more is left to send, and the request then waits its next turn
+ * behind other clients' requests. A request with an identity comes from a
+ * client the ACL lets read only some of the stream (see control.c): each
+ * event is then checked against the ACL and the others are left out. */
+static bool resume(struct reader_thread *t, struct fyn_read_request *r)
 {
 	char err[512], filter[200];   // cppcheck-suppress variableScope ; scope.filters points into it
 	const char *restaurants[FYN_TOKEN_MAX_RESTAURANTS];   // cppcheck-suppress variableScope ; scope.identity points into it
@@ -245,6 +263,7 @@ static void resume(struct fyn_reader *reader, const struct fyn_read_request *r)
 	json_t *filters = NULL;
 	enum fyn_store_status status = FYN_STORE_DOWN;
 	int reconnects = 0;
+	bool finished;
 
 	if (r->identity) {
 		snprintf(filter, sizeof(filter), "fynlo/v1/ev/%s/%s/#", r->stream, r->views->items[r->view_index].name);
@@ -252,39 +271,50 @@ static void resume(struct fyn_reader *reader, const struct fyn_read_request *r)
 		scope.filters = filters = json_pack("[s]", filter);
 		if (!filters || !scope.identity.sub || !scope.identity.role) {
 			json_decref(filters);
-			answer_error(reader, r, "resume", FYN_CONTROL_UNAVAILABLE, "hub out of memory; retry later");
-			return;
+			answer_error(t, r, "resume", FYN_CONTROL_UNAVAILABLE, "hub out of memory; retry later");
+			return true;
 		}
 	}
 
-	if (store_ready(reader, err, sizeof(err))) {
-		do {
-			status = fyn_store_head(reader->store, r->stream, &head, err, sizeof(err));
-		} while (read_again(reader, status, &reconnects));
+	if (!r->started) {
+		if (store_ready(t, err, sizeof(err))) {
+			do {
+				status = fyn_store_head(t->store, r->stream, &head, err, sizeof(err));
+			} while (read_again(t, status, &reconnects));
+		}
+		if (status != FYN_STORE_OK) {
+			json_decref(filters);
+			answer_error(t, r, "resume", FYN_CONTROL_UNAVAILABLE, "the event store is unavailable; retry with backoff");
+			return true;
+		}
+		if (head - r->after_seq > r->budget->remaining) {
+			json_decref(filters);
+			replay_done(t, r, head, true);
+			return true;
+		}
+		if (head > r->after_seq) {
+			r->budget->remaining -= head - r->after_seq;
+		}
+		r->started = true;
+		r->head = head;
+		r->cursor = r->after_seq;
 	}
-	if (status != FYN_STORE_OK) {
-		json_decref(filters);
-		answer_error(reader, r, "resume", FYN_CONTROL_UNAVAILABLE, "the event store is unavailable; retry with backoff");
-		return;
-	}
-	if (head - r->after_seq > r->budget->remaining) {
-		json_decref(filters);
-		replay_done(reader, r, head, true);
-		return;
-	}
-	if (head > r->after_seq) {
-		r->budget->remaining -= head - r->after_seq;
-	}
-	last = replay_range(reader, r, r->stream, r->identity ? &scope : NULL, r->after_seq, head);
+	last = replay_range(t, r, r->stream, r->identity ? &scope : NULL, r->cursor, r->head,
+			PAGES_PER_TURN, &finished);
 	json_decref(filters);
 	if (last < 0) {
-		answer_error(reader, r, "resume", FYN_CONTROL_UNAVAILABLE, "the event store failed during the replay; resume again from your last seq");
-		return;
+		answer_error(t, r, "resume", FYN_CONTROL_UNAVAILABLE, "the event store failed during the replay; resume again from your last seq");
+		return true;
+	}
+	r->cursor = last;
+	if (!finished) {
+		return false;
 	}
 	/* The head, or the last seq sent if later events came along. A client
 	 * that claimed a seq beyond the head is told the real head, not its own
 	 * number back (it would then drop the events up to it as duplicates). */
-	replay_done(reader, r, last > head && last > r->after_seq ? last : head, false);
+	replay_done(t, r, last > r->head && last > r->after_seq ? last : r->head, false);
+	return true;
 }
 
 /* The identity an automatic resume checks the ACL with, from the request's
@@ -311,7 +341,7 @@ static size_t identity_from(const json_t *who, struct fyn_acl_identity *out, con
 
 /* A persistent client connected: replay what its stored filters cover
  * after its stored cursors, at most max_replay events per stream. */
-static void auto_resume(struct fyn_reader *reader, const struct fyn_read_request *r)
+static void auto_resume(struct reader_thread *t, const struct fyn_read_request *r)
 {
 	char err[512], *text = NULL;
 	const char *restaurants[FYN_TOKEN_MAX_RESTAURANTS];
@@ -320,16 +350,16 @@ static void auto_resume(struct fyn_reader *reader, const struct fyn_read_request
 	enum fyn_store_status status = FYN_STORE_DOWN;
 	int reconnects = 0;
 
-	if (store_ready(reader, err, sizeof(err))) {
+	if (store_ready(t, err, sizeof(err))) {
 		do {
 			free(text);
 			text = NULL;
-			status = fyn_store_client_state(reader->store, r->client_id, &text, err, sizeof(err));
-		} while (read_again(reader, status, &reconnects));
+			status = fyn_store_client_state(t->store, r->client_id, &text, err, sizeof(err));
+		} while (read_again(t, status, &reconnects));
 	}
 	if (status != FYN_STORE_OK) {
 		free(text);
-		fyn_outbox_log(reader->outbox, FYN_LOG_WARNING, "fynsync: automatic resume skipped: the event store is unavailable.");
+		fyn_outbox_log(t->reader->outbox, FYN_LOG_WARNING, "fynsync: automatic resume skipped: the event store is unavailable.");
 		return;
 	}
 	state = json_loads(text ? text : "{}", 0, NULL);
@@ -342,26 +372,27 @@ static void auto_resume(struct fyn_reader *reader, const struct fyn_read_request
 		json_t *seq;
 		json_object_foreach(cursors, stream, seq) {
 			long long head = 0, after = json_integer_value(seq);
-			if (fyn_store_head(reader->store, stream, &head, err, sizeof(err)) != FYN_STORE_OK) {
+			if (fyn_store_head(t->store, stream, &head, err, sizeof(err)) != FYN_STORE_OK) {
 				continue;
 			}
-			if (head - after > reader->config.max_replay) {
-				after = head - reader->config.max_replay;
+			if (head - after > t->reader->config.max_replay) {
+				after = head - t->reader->config.max_replay;
 			}
-			replay_range(reader, r, stream, &scope, after, head);
+			bool finished;
+			replay_range(t, r, stream, &scope, after, head, INT_MAX, &finished);
 		}
 	}
 	json_decref(state);
 }
 
-static void save_state(struct fyn_reader *reader, const struct fyn_read_request *r)
+static void save_state(struct reader_thread *t, const struct fyn_read_request *r)
 {
 	char err[512];
 	char *text = json_dumps(r->ops, JSON_COMPACT);
 
-	if (!text || !store_ready(reader, err, sizeof(err))
-			|| fyn_store_save_client_state(reader->store, text, err, sizeof(err)) != FYN_STORE_OK) {
-		fyn_outbox_log(reader->outbox, FYN_LOG_WARNING, "fynsync: could not save durable cursors "
+	if (!text || !store_ready(t, err, sizeof(err))
+			|| fyn_store_save_client_state(t->store, text, err, sizeof(err)) != FYN_STORE_OK) {
+		fyn_outbox_log(t->reader->outbox, FYN_LOG_WARNING, "fynsync: could not save durable cursors "
 				"(the event store is unavailable); persistent clients may get more events again on reconnect.");
 	}
 	free(text);
@@ -384,7 +415,7 @@ static void keep_sections(json_t *snapshot, const json_t *sections)
 	}
 }
 
-static void snapshot(struct fyn_reader *reader, const struct fyn_read_request *r)
+static void snapshot(struct reader_thread *t, const struct fyn_read_request *r)
 {
 	char err[512];
 	char *text = NULL;
@@ -393,50 +424,59 @@ static void snapshot(struct fyn_reader *reader, const struct fyn_read_request *r
 	enum fyn_store_status status = FYN_STORE_DOWN;
 	int reconnects = 0;
 
-	if (store_ready(reader, err, sizeof(err))) {
+	if (store_ready(t, err, sizeof(err))) {
 		do {
 			free(text);
 			text = NULL;
-			status = fyn_store_snapshot(reader->store, r->stream, &text, err, sizeof(err));
-		} while (read_again(reader, status, &reconnects));
+			status = fyn_store_snapshot(t->store, r->stream, &text, err, sizeof(err));
+		} while (read_again(t, status, &reconnects));
 	}
 	if (status != FYN_STORE_OK) {
 		free(text);
-		answer_error(reader, r, "snapshot", FYN_CONTROL_UNAVAILABLE, "the event store is unavailable; retry with backoff");
+		answer_error(t, r, "snapshot", FYN_CONTROL_UNAVAILABLE, "the event store is unavailable; retry with backoff");
 		return;
 	}
 	doc = json_loads(text, 0, NULL);
 	free(text);
 	if (!doc) {
-		answer_error(reader, r, "snapshot", FYN_CONTROL_UNAVAILABLE, "the hub could not read the snapshot");
+		answer_error(t, r, "snapshot", FYN_CONTROL_UNAVAILABLE, "the hub could not read the snapshot");
 		return;
 	}
 	keep_sections(doc, r->sections);
 	fyn_redact_keys(doc, (const char *const *)view->removed_keys, view->removed_count);
 	json_object_set_new(doc, "view", json_string(view->name));
-	push_to_client(reader, r, "snapshot", fyn_json_text(doc));
+	push_to_client(t, r, "snapshot", fyn_json_text(doc));
 }
 
-static struct fyn_read_request *next_request(struct fyn_reader *reader)
+static struct fyn_read_request *next_request(struct reader_thread *t)
 {
 	struct fyn_work *item = NULL;
-	return fyn_workqueue_wait_take(&reader->requests, &item, 1) == 1 ? (struct fyn_read_request *)item : NULL;
+	return fyn_workqueue_wait_take(&t->reader->requests, &item, 1) == 1 ? (struct fyn_read_request *)item : NULL;
 }
 
 static void *reader_main(void *arg)
 {
-	struct fyn_reader *reader = arg;
+	struct reader_thread *t = arg;
 	struct fyn_read_request *r;
 	char err[512];
 
-	fyn_store_connect(reader->store, err, sizeof(err));   /* early; requests retry anyway */
-	while ((r = next_request(reader)) != NULL) {
+	fyn_store_connect(t->store, err, sizeof(err));   /* early; requests retry anyway */
+	while ((r = next_request(t)) != NULL) {
 		switch (r->kind) {
-		case FYN_READ_RESUME: resume(reader, r); break;
-		case FYN_READ_SNAPSHOT: snapshot(reader, r); break;
-		case FYN_READ_AUTO_RESUME: auto_resume(reader, r); break;
-		case FYN_READ_SAVE_STATE: save_state(reader, r); break;
+		case FYN_READ_RESUME:
+			if (!resume(t, r)) {
+				if (fyn_workqueue_requeue(&t->reader->requests, &r->work, r->stream) == FYN_PUSH_OK) {
+					continue;   /* its next page comes in its next turn */
+				}
+				answer_error(t, r, "resume", FYN_CONTROL_UNAVAILABLE,
+						"the hub is stopping or out of memory; resume again from your last seq");
+			}
+			break;
+		case FYN_READ_SNAPSHOT: snapshot(t, r); break;
+		case FYN_READ_AUTO_RESUME: auto_resume(t, r); break;
+		case FYN_READ_SAVE_STATE: save_state(t, r); break;
 		}
+		fyn_workqueue_done(&t->reader->requests, &r->work);   /* answered: off the client's bound */
 		fyn_read_request_free(r);
 	}
 	return NULL;
@@ -447,10 +487,17 @@ static void free_request(struct fyn_work *item)
 	fyn_read_request_free((struct fyn_read_request *)item);
 }
 
+/* Stops the threads that run, then frees everything. */
 static void free_reader(struct fyn_reader *reader)
 {
-	fyn_store_free(reader->store);
-	free(reader->conninfo);
+	fyn_workqueue_stop(&reader->requests);
+	for (size_t i = 0; reader->threads && i < reader->config.threads; i++) {
+		if (reader->threads[i].running) {
+			pthread_join(reader->threads[i].thread, NULL);
+		}
+		fyn_store_free(reader->threads[i].store);
+	}
+	free(reader->threads);
 	fyn_workqueue_destroy(&reader->requests, free_request);
 	free(reader);
 }
@@ -465,12 +512,22 @@ struct fyn_reader *fyn_reader_start(const struct fyn_reader_config *config,
 	}
 	reader->config = *config;
 	reader->outbox = outbox;
-	atomic_init(&reader->unpublished_pages, 0);
 	fyn_workqueue_init(&reader->requests, config->max_pending);
-	reader->conninfo = strdup(config->conninfo);
-	reader->store = reader->conninfo ? fyn_store_new(reader->conninfo) : NULL;
-	if (!reader->store || pthread_create(&reader->thread, NULL, reader_main, reader) != 0) {
-		snprintf(err, errlen, "cannot start the reader thread");
+	reader->threads = config->threads > 0 ? calloc(config->threads, sizeof(*reader->threads)) : NULL;
+	for (size_t i = 0; reader->threads && i < config->threads; i++) {
+		struct reader_thread *t = &reader->threads[i];
+		t->reader = reader;
+		atomic_init(&t->unpublished_pages, 0);
+		t->store = fyn_store_new(config->conninfo);
+		t->running = t->store && pthread_create(&t->thread, NULL, reader_main, t) == 0;
+		if (!t->running) {
+			snprintf(err, errlen, "cannot start a reader thread");
+			free_reader(reader);
+			return NULL;
+		}
+	}
+	if (!reader->threads) {
+		snprintf(err, errlen, "cannot start the reader threads");
 		free_reader(reader);
 		return NULL;
 	}
@@ -479,17 +536,29 @@ struct fyn_reader *fyn_reader_start(const struct fyn_reader_config *config,
 
 void fyn_reader_stop(struct fyn_reader *reader)
 {
-	if (!reader) {
-		return;
+	if (reader) {
+		free_reader(reader);
 	}
-	fyn_workqueue_stop(&reader->requests);
-	pthread_join(reader->thread, NULL);
-	free_reader(reader);
 }
+
+/* The lane of the hub's own work: saves of durable state, one at a time and
+ * in order (":" is in no client id). */
+#define HUB_GROUP ""
+#define STATE_SAVES ":state"
 
 int fyn_reader_submit(struct fyn_reader *reader, struct fyn_read_request *r)
 {
-	return fyn_workqueue_push(&reader->requests, &r->work);
+	switch (r->kind) {
+	case FYN_READ_RESUME:
+	case FYN_READ_SNAPSHOT:
+		return fyn_workqueue_push_keyed(&reader->requests, &r->work, r->stream, r->client_id,
+				r->admitted ? SIZE_MAX : reader->config.max_client_requests);
+	case FYN_READ_AUTO_RESUME:
+		return fyn_workqueue_push_keyed(&reader->requests, &r->work, HUB_GROUP, r->client_id, SIZE_MAX);
+	case FYN_READ_SAVE_STATE:
+		break;
+	}
+	return fyn_workqueue_push_keyed(&reader->requests, &r->work, HUB_GROUP, STATE_SAVES, SIZE_MAX);
 }
 
 size_t fyn_reader_pending(struct fyn_reader *reader)

@@ -1,8 +1,11 @@
 /*
- * reader.h: a reader thread: replays (ctl/resume, automatic resume),
- * snapshots (ctl/snapshot) and durable state saves, on a database connection
- * of its own. The hub runs two, one for replays and one for the rest, so a
- * long replay never delays a snapshot.
+ * reader.h: a reader: replays (ctl/resume, automatic resume), snapshots
+ * (ctl/snapshot) and durable state saves, served by its own threads (each on
+ * a database connection of its own) from one queue of requests with fair
+ * turns between restaurants and clients (workqueue.h). The hub runs two
+ * readers, one for replays and one for the rest, so a long replay never
+ * delays a snapshot. The broker thread submits; each request is answered
+ * through the outbox exactly once (per stream), with the result or an error.
  *
  * A replay is streamed in pages: the reader fetches one page, hands it to
  * the broker thread through the outbox and fetches the next only once the
@@ -19,13 +22,14 @@
 
 #include "outbox.h"
 #include "views.h"
+#include "workqueue.h"
 
 /* The events one ctl/resume may replay, shared by the streams it names:
  * max_replay in all, so that a whole request fits in mosquitto's per-client
  * queue (kept above max_replay) even if the client takes nothing meanwhile. */
 struct fyn_replay_budget {
 	atomic_int refs;
-	long long remaining;   /* only the reader thread touches it */
+	long long remaining;   /* reader threads only, one at a time: its streams share a client's lane */
 };
 
 struct fyn_replay_budget *fyn_replay_budget_new(long long events);
@@ -51,6 +55,11 @@ struct fyn_read_request {
 	json_t *ops;                  /* save state: operations for fynsync_save_client_state */
 	struct fyn_views *views;      /* referenced */
 	size_t view_index;            /* the client's view */
+	bool admitted;                /* resume: a later stream of a request already let in past
+	                               * the client's bound, so not refused by it */
+	bool started;                 /* resume: head read; replayed page by page, in turns */
+	long long head;               /* resume, once started: the stream's head then */
+	long long cursor;             /* resume, once started: the last seq sent */
 };
 
 struct fyn_reader_config {
@@ -58,6 +67,8 @@ struct fyn_reader_config {
 	long long max_replay;
 	int page_size;
 	size_t max_pending;           /* queued requests beyond this are refused */
+	size_t max_client_requests;   /* a client's resumes and snapshots outstanding beyond this are refused */
+	size_t threads;               /* each with its own database connection, at least 1 */
 };
 
 struct fyn_reader;
@@ -66,8 +77,15 @@ struct fyn_reader *fyn_reader_start(const struct fyn_reader_config *config,
 		struct fyn_outbox *outbox, char *err, size_t errlen);
 void fyn_reader_stop(struct fyn_reader *reader);
 
-/* Broker thread: hands request over (ownership moves). Returns -1 when the
- * reader is saturated (the request is then still the caller's). */
+/* Broker thread: hands request over (ownership moves). A resume or snapshot
+ * waits in the lane of its (stream, client): the reader serves streams in
+ * turn and, within one, clients in turn (workqueue.h), and one client may
+ * have at most max_client_requests of them outstanding. Automatic resumes
+ * (in the client's lane, unbounded) and state saves (in a lane of their
+ * own, so they run one at a time, in order) wait in the hub's own group.
+ * Returns FYN_PUSH_OK, or
+ * FYN_PUSH_BUSY (that client's bound) or FYN_PUSH_FULL (the reader is
+ * saturated); the request is then still the caller's. */
 int fyn_reader_submit(struct fyn_reader *reader, struct fyn_read_request *request);
 /* Any thread: requests waiting (the queue depth metric). */
 size_t fyn_reader_pending(struct fyn_reader *reader);

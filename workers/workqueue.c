@@ -69,37 +69,69 @@ static void append_item(struct fyn_workqueue *q, struct fyn_work_group *g, struc
 	q->count++;
 }
 
-/* Takes the next item in turn (the queue is not empty): the first item of
- * the first lane of the first group; that lane then goes to the back of its
- * group, and the group to the back of the queue. */
+static bool may_take(const struct fyn_work_lane *l)
+{
+	return !l->key || !l->key->taken;
+}
+
+/* The first lane in turn whose next item may be taken, or NULL; *g is set
+ * to its group, *gprev and *lprev to the group and lane before them (NULL
+ * when first). */
+static struct fyn_work_lane *next_lane(struct fyn_workqueue *q, struct fyn_work_group **g,
+		struct fyn_work_group **gprev, struct fyn_work_lane **lprev)
+{
+	*gprev = NULL;
+	for (*g = q->head; *g; *gprev = *g, *g = (*g)->next) {
+		*lprev = NULL;
+		for (struct fyn_work_lane *l = (*g)->head; l; *lprev = l, l = l->next) {
+			if (may_take(l)) {
+				return l;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Takes the next item in turn, or returns NULL when none may be taken: the
+ * first item of the first lane that may be taken; that lane then goes to
+ * the back of its group, and the group to the back of the queue. */
 static struct fyn_work *pop_next(struct fyn_workqueue *q)
 {
-	struct fyn_work_group *g = q->head;
-	struct fyn_work_lane *l = g->head;
-	struct fyn_work *item = l->head;
+	struct fyn_work_group *g, *gprev;
+	struct fyn_work_lane *lprev;
+	struct fyn_work_lane *l = next_lane(q, &g, &gprev, &lprev);
+	struct fyn_work *item;
 
+	if (!l) {
+		return NULL;
+	}
+	item = l->head;
 	l->head = item->next;
 	if (!l->head) {
 		l->tail = NULL;
 	}
-	g->head = l->next;
-	if (!g->head) {
-		g->tail = NULL;
+	/* unlink the lane from its group, and the group from the queue */
+	*(lprev ? &lprev->next : &g->head) = l->next;
+	if (g->tail == l) {
+		g->tail = lprev;
+	}
+	*(gprev ? &gprev->next : &q->head) = g->next;
+	if (q->tail == g) {
+		q->tail = gprev;
 	}
 	if (l->head) {
 		append_lane(g, l);
 	} else if (l != &q->plain_lane) {
 		free(l);
 	}
-	q->head = g->next;
-	if (!q->head) {
-		q->tail = NULL;
-	}
 	if (g->head) {
 		append_group(q, g);
 	} else if (g != &q->plain) {
 		free(g->name);
 		free(g);
+	}
+	if (item->key) {
+		item->key->taken = true;
 	}
 	item->next = NULL;
 	q->count--;
@@ -148,8 +180,14 @@ static void release_key(struct fyn_workqueue *q, struct fyn_work_key *k)
 
 void fyn_workqueue_destroy(struct fyn_workqueue *q, void (*free_item)(struct fyn_work *item))
 {
+	for (struct fyn_work_key *k = q->keys; k; k = k->next) {
+		k->taken = false;   /* so that everything queued comes out */
+	}
 	while (q->head) {
 		struct fyn_work *item = pop_next(q);
+		if (item->key) {
+			item->key->taken = false;
+		}
 		if (free_item) {
 			free_item(item);
 		}
@@ -250,16 +288,40 @@ int fyn_workqueue_push_keyed(struct fyn_workqueue *q, struct fyn_work *item, con
 	return rc;
 }
 
+int fyn_workqueue_requeue(struct fyn_workqueue *q, struct fyn_work *item, const char *group)
+{
+	struct fyn_work_group *g = &q->plain;
+	struct fyn_work_lane *l = NULL;
+	int rc = FYN_PUSH_FULL;
+
+	pthread_mutex_lock(&q->lock);
+	if (!q->stopping) {
+		l = item->key ? lane_for(q, item->key, group, &g) : &q->plain_lane;
+	}
+	if (l) {
+		if (item->key) {
+			item->key->taken = false;
+		}
+		append_item(q, g, l, item);
+		pthread_cond_broadcast(&q->changed);
+		rc = FYN_PUSH_OK;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return rc;
+}
+
 void fyn_workqueue_done(struct fyn_workqueue *q, struct fyn_work *item)
 {
 	if (!item->key) {
 		return;
 	}
 	pthread_mutex_lock(&q->lock);
+	item->key->taken = false;
 	if (--item->key->outstanding == 0) {
 		release_key(q, item->key);
 	}
 	item->key = NULL;
+	pthread_cond_broadcast(&q->changed);   /* the key's next item may be taken now */
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -267,11 +329,15 @@ size_t fyn_workqueue_wait_take(struct fyn_workqueue *q, struct fyn_work **out, s
 {
 	size_t taken = 0;
 	pthread_mutex_lock(&q->lock);
-	while (!q->stopping && !q->head) {
-		pthread_cond_wait(&q->changed, &q->lock);
-	}
-	while (!q->stopping && q->head && taken < max) {
-		out[taken++] = pop_next(q);
+	while (!q->stopping && taken < max) {
+		struct fyn_work *item = pop_next(q);
+		if (item) {
+			out[taken++] = item;
+		} else if (taken > 0) {
+			break;
+		} else {
+			pthread_cond_wait(&q->changed, &q->lock);
+		}
 	}
 	pthread_mutex_unlock(&q->lock);
 	return taken;
@@ -285,11 +351,14 @@ struct fyn_work *fyn_workqueue_take_all(struct fyn_workqueue *q)
 struct fyn_work *fyn_workqueue_take_while(struct fyn_workqueue *q,
 		bool (*take_this)(const struct fyn_work *item, const void *arg), const void *arg)
 {
-	struct fyn_work *taken = NULL, **tail = &taken;
+	struct fyn_work *taken = NULL, **tail = &taken, *item;
+	struct fyn_work_group *g, *gprev;
+	struct fyn_work_lane *l, *lprev;
 	pthread_mutex_lock(&q->lock);
-	while (q->head && (!take_this || take_this(q->head->head->head, arg))) {
-		*tail = pop_next(q);
-		tail = &(*tail)->next;
+	while ((l = next_lane(q, &g, &gprev, &lprev)) != NULL && (!take_this || take_this(l->head, arg))
+			&& (item = pop_next(q)) != NULL) {
+		*tail = item;
+		tail = &item->next;
 	}
 	pthread_mutex_unlock(&q->lock);
 	return taken;

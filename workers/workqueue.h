@@ -14,8 +14,12 @@
  * goes into the lane of its (group, key), say (restaurant, client); the
  * queue takes one item from each group in turn, and within a group one from
  * each key in turn, oldest first in each lane. Plain items form one more
- * group of their own. A key may have at most key_max items outstanding:
- * pushed and not yet reported done by the consumer (fyn_workqueue_done).
+ * group of their own. A key's items are taken one at a time: the next only
+ * once the consumer reported the previous done (fyn_workqueue_done) or put
+ * it back (fyn_workqueue_requeue), so with several consumer threads one key
+ * never holds more than one of them and the others stay free for other
+ * keys. A key may have at most key_max items outstanding: pushed and not
+ * yet done.
  * Finding a lane costs a walk over the groups and keys that have items,
  * which is fine for the hundreds of clients one hub serves.
  */
@@ -32,6 +36,7 @@
 struct fyn_work_key {               /* a key with items outstanding */
 	char *name;
 	size_t outstanding;
+	bool taken;                      /* one of its items is with a consumer */
 	struct fyn_work_key *next;
 };
 
@@ -76,16 +81,24 @@ int fyn_workqueue_push(struct fyn_workqueue *q, struct fyn_work *item);
  * is still the caller's. */
 int fyn_workqueue_push_keyed(struct fyn_workqueue *q, struct fyn_work *item, const char *group,
 		const char *key, size_t key_max);
+/* Puts item, taken from q and not yet done, back at the end of its lane in
+ * group (the one it was pushed with), for a consumer that serves an item
+ * in several turns. No bound applies: the item is still outstanding.
+ * FYN_PUSH_FULL when stopping or out of memory (the item is then still the
+ * caller's, and still outstanding until done). */
+int fyn_workqueue_requeue(struct fyn_workqueue *q, struct fyn_work *item, const char *group);
 /* The consumer is done with item (taken from this queue): it no longer
  * counts for its key. Harmless for plain items. */
 void fyn_workqueue_done(struct fyn_workqueue *q, struct fyn_work *item);
 
-/* Waits for items, then takes up to max of them into out, in turn. Returns
- * how many; 0 only once the queue is stopping. */
+/* Waits for items that may be taken, then takes up to max of them into out,
+ * in turn. Returns how many; 0 only once the queue is stopping. */
 size_t fyn_workqueue_wait_take(struct fyn_workqueue *q, struct fyn_work **out, size_t max);
-/* Takes everything queued, in turn, as a list linked by next (NULL when empty). */
+/* Takes everything that may be taken, in turn, as a list linked by next
+ * (NULL when none): for plain items, everything queued. */
 struct fyn_work *fyn_workqueue_take_all(struct fyn_workqueue *q);
-/* Takes items, in turn, while take_this says yes to the next one. */
+/* Takes items, in turn, while take_this says yes to the next one that may
+ * be taken. */
 struct fyn_work *fyn_workqueue_take_while(struct fyn_workqueue *q,
 		bool (*take_this)(const struct fyn_work *item, const void *arg), const void *arg);
 /* Items queued (taken ones no longer count). */

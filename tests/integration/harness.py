@@ -28,6 +28,7 @@ SOURCE_DIR = os.environ.get("FYNSYNC_SOURCE_DIR", os.path.abspath(os.path.join(o
 PLUGIN = os.environ.get("FYNSYNC_PLUGIN", os.path.join(SOURCE_DIR, "build", "plugin", "fynsync.so"))
 PG_BIN = "/usr/lib/postgresql/15/bin"
 PG_SH = os.path.join(SOURCE_DIR, "tools", "cli", "pg.sh")
+FYNSYNC = os.path.join(SOURCE_DIR, "fynsync")
 SERVICE_USER = "fynsync"
 DEFAULT_ACL = os.path.join(SOURCE_DIR, "acl", "fynsync.acl")
 # FYNSYNC_VALGRIND=1 runs every broker under memcheck; errors (including
@@ -367,6 +368,72 @@ def event(event_type="order.created", aggregate_id=None, payload=None, **fields)
     }
     e.update(fields)
     return e
+
+
+def outside_environment():
+    """The environment without FYNSYNC_* settings: under ./fynsync test a
+    suite inherits the outer hub's (FYNSYNC_TLS_CERT=<checkout>/var/tls/...),
+    which would point a test's own hub at the checkout's files."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("FYNSYNC_") or k == "FYNSYNC_SOURCE_DIR"}
+
+
+class CliHub:
+    """A whole hub run by `./fynsync` itself (`start`, `status`, `stop`), as
+    an operator runs it: PostgreSQL in var/pg and mosquitto with the plugin
+    from mosquitto.conf, in a var directory of its own (FYNSYNC_VAR) on free
+    ports. Nothing runs until `run("start")`; `destroy` stops it all."""
+
+    def __init__(self, prefix="fynsync-cli-"):
+        self.var = service_dir(prefix)
+        # Copies the service user can read wherever the checkout is.
+        plugin = os.path.join(self.var, "fynsync.so")
+        acl = os.path.join(self.var, "fynsync.acl")
+        for src, dst in ((PLUGIN, plugin), (DEFAULT_ACL, acl)):
+            shutil.copyfile(src, dst)
+            os.chmod(dst, 0o644)
+        self.env = dict(outside_environment(), FYNSYNC_VAR=self.var, FYNSYNC_PLUGIN=plugin, FYNSYNC_ACL_FILE=acl,
+                        FYNSYNC_MQTT_PORT=str(free_port()), FYNSYNC_WS_PORT=str(free_port()),
+                        FYNSYNC_MQTTS_PORT=str(free_port()), FYNSYNC_WSS_PORT=str(free_port()),
+                        FYNSYNC_PG_PORT=str(free_port()), FYNSYNC_METRICS_PORT=str(free_port()))
+        self.port = int(self.env["FYNSYNC_MQTT_PORT"])
+        self.pg_dir = os.path.join(self.var, "pg")
+        self.ca = os.path.join(self.var, "tls", "ca.crt")
+
+    def run(self, *args, timeout=120):
+        return subprocess.run([FYNSYNC, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
+
+    def broker_pid(self):
+        with open(os.path.join(self.var, "mosquitto.pid")) as f:
+            return int(f.read())
+
+    def read_log(self):
+        try:
+            with open(os.path.join(self.var, "log", "mosquitto.log"), errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def token(self, sub="tls-till", role="staff", restaurants=("r1",), ttl=600):
+        with open(os.path.join(self.var, "jwt.secret")) as f:
+            secret = f.read()
+        now = int(time.time())
+        return jwt.encode({"sub": sub, "role": role, "restaurants": list(restaurants),
+                           "iat": now, "exp": now + ttl}, secret, algorithm="HS256")
+
+    def query(self, sql, *params):
+        conn = psycopg2.connect(f"host=127.0.0.1 port={self.env['FYNSYNC_PG_PORT']} dbname=fynsync user=fynsync",
+                                connect_timeout=10)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(sql, params)
+                return cur.fetchall() if cur.description else []
+        finally:
+            conn.close()
+
+    def destroy(self):
+        self.run("stop")
+        shutil.rmtree(self.var, ignore_errors=True)
 
 
 def service_dir(prefix="fynsync-test-"):

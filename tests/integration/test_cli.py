@@ -21,12 +21,10 @@ import subprocess
 import time
 import urllib.request
 
-import jwt
 import pytest
 
-from harness import DEFAULT_ACL, PLUGIN, SOURCE_DIR, Client, event, free_port, service_dir
+from harness import FYNSYNC, CliHub, Client, event, outside_environment, service_dir
 
-FYNSYNC = os.path.join(SOURCE_DIR, "fynsync")
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -43,41 +41,8 @@ def proc_state(pid):
         return f.read().rsplit(")", 1)[1].split()[0]
 
 
-
-def outside_environment():
-    """The environment without FYNSYNC_* settings: under ./fynsync test the
-    suite inherits the outer hub's (FYNSYNC_TLS_CERT=<checkout>/var/tls/...),
-    which would point the test's own hub at the checkout's files."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("FYNSYNC_") or k == "FYNSYNC_SOURCE_DIR"}
-
-class Hub:
-    def __init__(self):
-        self.var = service_dir("fynsync-cli-")
-        # Copies the service user can read wherever the checkout is.
-        plugin = os.path.join(self.var, "fynsync.so")
-        acl = os.path.join(self.var, "fynsync.acl")
-        for src, dst in ((PLUGIN, plugin), (DEFAULT_ACL, acl)):
-            shutil.copyfile(src, dst)
-            os.chmod(dst, 0o644)
-        self.env = dict(outside_environment(), FYNSYNC_VAR=self.var, FYNSYNC_PLUGIN=plugin, FYNSYNC_ACL_FILE=acl,
-                        FYNSYNC_MQTT_PORT=str(free_port()), FYNSYNC_WS_PORT=str(free_port()),
-                        FYNSYNC_MQTTS_PORT=str(free_port()), FYNSYNC_WSS_PORT=str(free_port()),
-                        FYNSYNC_PG_PORT=str(free_port()), FYNSYNC_METRICS_PORT=str(free_port()))
-        self.ca = os.path.join(self.var, "tls", "ca.crt")
-
-    def run(self, *args):
-        return subprocess.run([FYNSYNC, *args], env=self.env, capture_output=True, text=True, timeout=120)
-
-    def broker_pid(self):
-        with open(os.path.join(self.var, "mosquitto.pid")) as f:
-            return int(f.read())
-
-    def token(self, sub="tls-till", role="staff", restaurants=("r1",)):
-        with open(os.path.join(self.var, "jwt.secret")) as f:
-            secret = f.read()
-        now = int(time.time())
-        return jwt.encode({"sub": sub, "role": role, "restaurants": list(restaurants),
-                           "iat": now, "exp": now + 600}, secret, algorithm="HS256")
+class Hub(CliHub):
+    """The CLI's hub with what these tests ask of it: TLS clients, start checks."""
 
     def tls_client(self, port_variable, transport, ca):
         c = Client(int(self.env[port_variable]), f"tls-{transport}-{port_variable[8:-5].lower()}",

@@ -127,3 +127,76 @@ def test_reads_while_postgres_is_down_are_answered_unavailable(postgres):
     finally:
         b.stop()
         b.destroy()
+
+
+# ---------------------------------------------------------------------------
+# defect 4: fair service under a flood
+
+FLOOD_SNAPSHOTS = 300
+FLOOD_RESUMES = 50
+
+
+def timed(client, topic, request, done_kind, timeout=120):
+    """Seconds from publishing request to the client's first reply of
+    done_kind (replay.done for a resume, snapshot for a snapshot); the reply
+    must not be an error."""
+    start = time.monotonic()
+    client.publish(topic, request)
+    got = read_until(client, lambda t, d: kind(client, t) in (done_kind, "error"), timeout)
+    assert kind(client, got[-1][0]) == done_kind, got[-1]
+    return time.monotonic() - start
+
+
+def victim_latencies(victim, stream):
+    snapshot_s = timed(victim, "fynlo/v1/ctl/snapshot", {"stream": stream}, "snapshot")
+    replay_s = timed(victim, "fynlo/v1/ctl/resume", {"streams": {stream: 0}}, "replay.done")
+    return snapshot_s, replay_s
+
+
+def test_a_flood_of_requests_does_not_starve_another_restaurant(postgres):
+    """One staff client floods a 5,000-order restaurant with 300 snapshots
+    and 50 resumes from 0; another restaurant's snapshot and replay are
+    still answered within 1 s, the flood's excess is answered busy at once,
+    and every one of the flood's requests gets exactly one answer."""
+    b = Broker(postgres)
+    try:
+        big, small = rid("flood"), rid("victim")
+        append_directly(b, postgres, big, orders(5000))
+        fill(b, small, 20)
+        victim = b.client("staff", [small])
+        quiet = victim_latencies(victim, small)
+        drain(victim)
+
+        flooder = b.client("staff", [big])
+        for _ in range(FLOOD_RESUMES):
+            flooder.publish("fynlo/v1/ctl/resume", {"streams": {big: 0}}, qos=0)
+        for _ in range(FLOOD_SNAPSHOTS):
+            flooder.publish("fynlo/v1/ctl/snapshot", {"stream": big}, qos=0)
+        time.sleep(0.5)   # the whole flood is at the hub
+        flooded = victim_latencies(victim, small)
+        print(f"\nvictim latency, snapshot / replay: quiet {quiet[0] * 1000:.0f} / {quiet[1] * 1000:.0f} ms, "
+              f"under the flood {flooded[0] * 1000:.0f} / {flooded[1] * 1000:.0f} ms")
+
+        answers = {"snapshot": [], "resume": []}
+
+        def all_answered(topic, doc):
+            k = kind(flooder, topic)
+            if k == "snapshot" or (k == "error" and doc["verb"] == "snapshot"):
+                answers["snapshot"].append(doc.get("code", "ok"))
+            elif k == "replay.done" or (k == "error" and doc["verb"] == "resume"):
+                answers["resume"].append(doc.get("code", "ok"))
+            return len(answers["snapshot"]) == FLOOD_SNAPSHOTS and len(answers["resume"]) == FLOOD_RESUMES
+
+        read_until(flooder, all_answered, timeout=180)
+        late = drain(flooder, 1.0)
+        assert not [d for t, d in late if kind(flooder, t) is not None], late   # exactly one answer each
+        busy = {verb: codes.count("busy") for verb, codes in answers.items()}
+        print(f"flood answered: snapshots {answers['snapshot'].count('ok')} served, {busy['snapshot']} busy; "
+              f"resumes {answers['resume'].count('ok')} served, {busy['resume']} busy")
+        assert set(answers["snapshot"]) == {"ok", "busy"} and set(answers["resume"]) == {"ok", "busy"}, answers
+        assert flooded[0] < 1.0 and flooded[1] < 1.0, flooded
+        victim.close()
+        flooder.close()
+    finally:
+        b.stop()
+        b.destroy()

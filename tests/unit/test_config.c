@@ -33,6 +33,7 @@ static void required_paths_and_defaults(void **state)
 	assert_int_equal(cfg.metrics_port, 9464);
 	assert_int_equal(cfg.alert_window_s, 60);
 	assert_int_equal(cfg.alert_min_count, 20);
+	assert_int_equal(cfg.max_client_requests, 8);
 	fyn_config_clear(&cfg);
 }
 
@@ -44,11 +45,12 @@ static void each_number_lands_in_its_field(void **state)
 		OPT("max_batch", "12"), OPT("commit_timeout_ms", "1300"), OPT("max_replay", "99999999"),
 		OPT("metrics_port", "0"), OPT("alert_window", "5"), OPT("alert_min_count", "3"),
 		OPT("node_name", "node-1.eu"),
+		OPT("max_client_requests", "3"),
 	};
 	struct fyn_config cfg;
 	char err[256];
 	(void)state;
-	assert_int_equal(fyn_config_parse(opts, 13, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(fyn_config_parse(opts, 14, &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg.metrics_port, 0);
 	assert_int_equal(cfg.alert_window_s, 5);
 	assert_int_equal(cfg.alert_min_count, 3);
@@ -59,6 +61,7 @@ static void each_number_lands_in_its_field(void **state)
 	assert_int_equal(cfg.max_batch, 12);
 	assert_int_equal(cfg.commit_timeout_ms, 1300);
 	assert_int_equal(cfg.max_replay, 99999999);
+	assert_int_equal(cfg.max_client_requests, 3);
 	fyn_config_clear(&cfg);
 }
 

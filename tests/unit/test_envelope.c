@@ -261,6 +261,51 @@ static void numbers_beyond_the_int64_range_are_refused(void **state)
 			"\"payload\":{\"total\":1},\"metadata\":{\"x\":1e300}}", "metadata.x");
 }
 
+/* Found by the corpus: a 1000-deep payload was stored and then choked
+ * clients' JSON decoders on every snapshot (Python's stops at 1000). */
+/* An event whose metadata holds depth nested arrays under "x". */
+static char *nested_metadata_event(int depth)
+{
+	size_t cap = 256 + (size_t)depth * 8;
+	char *text = malloc(cap);
+	size_t used;
+	assert_non_null(text);
+	used = (size_t)snprintf(text, cap, "{\"id\":\"" GOOD_ID "\",\"aggregate_id\":\"a\",\"event_type\":"
+			"\"order.created\",\"payload\":{\"total\":1},\"metadata\":{\"x\":");
+	for (int i = 0; i < depth; i++) {
+		used += (size_t)snprintf(text + used, cap - used, "[");
+	}
+	for (int i = 0; i < depth; i++) {
+		used += (size_t)snprintf(text + used, cap - used, "]");
+	}
+	snprintf(text + used, cap - used, "}}");
+	return text;
+}
+
+static void payloads_nest_at_most_32_levels(void **state)
+{
+	char *text;
+	struct fyn_envelope_check out;
+	(void)state;
+	text = nested_metadata_event(31);   /* the metadata object, then 31 arrays */
+	out = check_text("fynlo/v1/in/r1/order/created", text, 65536);
+	assert_int_equal(out.code, FYN_OK);
+	json_decref(out.event);
+	free(text);
+	text = nested_metadata_event(32);
+	expect_invalid("fynlo/v1/in/r1/order/created", text, "deeper than 32");
+	free(text);
+	{
+		char deep[256] = "{\"id\":\"" GOOD_ID "\",\"aggregate_id\":\"a\",\"event_type\":\"order.created\","
+			"\"payload\":{\"total\":1,\"a\":";
+		size_t used = strlen(deep);
+		memset(deep + used, '[', 32);
+		memset(deep + used + 32, ']', 32);
+		memcpy(deep + used + 64, "}}", 3);
+		expect_invalid("fynlo/v1/in/r1/order/created", deep, "payload.a[0]");
+	}
+}
+
 /* Issue 11, defect 7: a date PostgreSQL would refuse is refused by the hub,
  * so the store never sees it (and its error text never reaches a client). */
 static void timestamps_are_calendar_dates(void **state)
@@ -399,6 +444,7 @@ int main(void)
 		cmocka_unit_test(beyond_the_scan_cap_the_id_stays_unknown),
 		cmocka_unit_test(money_must_be_whole_minor_units),
 		cmocka_unit_test(numbers_beyond_the_int64_range_are_refused),
+		cmocka_unit_test(payloads_nest_at_most_32_levels),
 		cmocka_unit_test(timestamps_are_calendar_dates),
 		cmocka_unit_test(a_bad_id_is_echoed_in_the_answer),
 		cmocka_unit_test(broken_json_is_invalid),

@@ -208,27 +208,36 @@ static void a_key_is_bounded_until_its_items_are_done(void **state)
 	assert_int_equal(fyn_workqueue_push_keyed(&q, &extra->work, "r3", "a", 3), FYN_PUSH_BUSY);
 	assert_int_equal(fyn_workqueue_push_keyed(&q, &other->work, "r1", "b", 3), FYN_PUSH_OK);
 	assert_int_equal(fyn_workqueue_outstanding(&q, "a"), 3);
-	/* taking is not enough: a's items stay outstanding until done */
-	assert_int_equal(fyn_workqueue_wait_take(&q, out, 4), 4);
-	assert_int_equal(fyn_workqueue_count(&q), 0);
+	/* one item per key at a time: a's first and b's, not a's others */
+	assert_int_equal(fyn_workqueue_wait_take(&q, out, 4), 2);
+	assert_int_equal(((struct item *)out[0])->value, 0);
+	assert_int_equal(((struct item *)out[1])->value, 50);
+	assert_null(fyn_workqueue_take_all(&q));
+	assert_int_equal(fyn_workqueue_count(&q), 2);
+	/* taken is not done: a's items stay outstanding */
 	assert_int_equal(fyn_workqueue_outstanding(&q, "a"), 3);
 	assert_int_equal(fyn_workqueue_push_keyed(&q, &extra->work, "r3", "a", 3), FYN_PUSH_BUSY);
-	for (int i = 0; i < 4; i++) {
-		if (((struct item *)out[i])->value == 0) {
-			fyn_workqueue_done(&q, out[i]);
-		}
-	}
+	fyn_workqueue_done(&q, out[0]);
+	free(out[0]);
 	assert_int_equal(fyn_workqueue_outstanding(&q, "a"), 2);
 	assert_int_equal(fyn_workqueue_push_keyed(&q, &extra->work, "r3", "a", 3), FYN_PUSH_OK);
-	for (int i = 0; i < 4; i++) {
-		fyn_workqueue_done(&q, out[i]);
-		free(out[i]);
-	}
-	assert_int_equal(fyn_workqueue_outstanding(&q, "a"), 1);
+	/* a's next one may be taken now, in turn: r2 before r1 */
+	assert_int_equal(fyn_workqueue_wait_take(&q, out, 4), 1);
+	assert_int_equal(((struct item *)out[0])->value, 2);
+	/* put back for another turn: still outstanding, and a's next one may be taken */
+	assert_int_equal(fyn_workqueue_requeue(&q, out[0], "r2"), FYN_PUSH_OK);
+	assert_int_equal(fyn_workqueue_outstanding(&q, "a"), 3);
+	assert_int_equal(fyn_workqueue_wait_take(&q, out + 2, 1), 1);
+	assert_int_equal(((struct item *)out[2])->value, 1);   /* r1's turn now */
+	fyn_workqueue_done(&q, out[1]);
+	fyn_workqueue_done(&q, out[2]);
+	free(out[1]);
+	free(out[2]);
+	assert_int_equal(fyn_workqueue_outstanding(&q, "a"), 2);   /* 2 (requeued) and 99 */
 	assert_int_equal(fyn_workqueue_outstanding(&q, "b"), 0);
 	freed = 0;
-	fyn_workqueue_destroy(&q, free_item);   /* extra, still queued */
-	assert_int_equal(freed, 1);
+	fyn_workqueue_destroy(&q, free_item);
+	assert_int_equal(freed, 2);
 }
 
 static void keyed_pushes_respect_the_queue_bound_and_stop(void **state)
@@ -266,19 +275,48 @@ static void plain_items_take_their_turn_beside_keyed_ones(void **state)
 	take_values(&q, got, 2);
 	assert_int_equal(got[0], 1);
 	assert_int_equal(got[1], 100);
-	list = fyn_workqueue_take_all(&q);
-	for (int i = 0; i < 4; i++) {
-		struct fyn_work *next = list->next;
-		got[i] = ((struct item *)list)->value;
-		fyn_workqueue_done(&q, list);
-		free(list);
-		list = next;
-	}
-	assert_null(list);
-	assert_int_equal(got[0], 2);
-	assert_int_equal(got[1], 101);
-	assert_int_equal(got[2], 3);
-	assert_int_equal(got[3], 4);
+	list = fyn_workqueue_take_all(&q);   /* a's 2 and the plain 101; a's 3 must wait for 2 */
+	assert_non_null(list);
+	assert_non_null(list->next);
+	assert_null(list->next->next);
+	assert_int_equal(((struct item *)list)->value, 2);
+	assert_int_equal(((struct item *)list->next)->value, 101);
+	fyn_workqueue_done(&q, list);
+	free(list->next);
+	free(list);
+	take_values(&q, got, 2);
+	assert_int_equal(got[0], 3);
+	assert_int_equal(got[1], 4);
+	assert_int_equal(fyn_workqueue_outstanding(&q, "a"), 0);
+	fyn_workqueue_destroy(&q, free_item);
+}
+
+static void *take_one(void *arg)
+{
+	struct fyn_work *out[1];
+	return fyn_workqueue_wait_take(arg, out, 1) == 1 ? out[0] : NULL;
+}
+
+static void done_hands_the_key_its_next_turn(void **state)
+{
+	struct fyn_workqueue q;
+	struct fyn_work *out[2];
+	pthread_t other;
+	void *got;
+	(void)state;
+	fyn_workqueue_init(&q, 10);
+	push_keyed(&q, "r1", "a", 1);
+	push_keyed(&q, "r1", "a", 2);
+	assert_int_equal(fyn_workqueue_wait_take(&q, out, 2), 1);   /* a's 2 waits for a's 1 */
+	/* a second consumer waits for a's 2, which done releases */
+	assert_int_equal(pthread_create(&other, NULL, take_one, &q), 0);
+	fyn_workqueue_done(&q, out[0]);
+	free(out[0]);
+	assert_int_equal(pthread_join(other, &got), 0);
+	assert_non_null(got);
+	assert_int_equal(((struct item *)got)->value, 2);
+	fyn_workqueue_done(&q, got);
+	free(got);
 	assert_int_equal(fyn_workqueue_outstanding(&q, "a"), 0);
 	fyn_workqueue_destroy(&q, free_item);
 }
@@ -294,6 +332,7 @@ int main(void)
 		cmocka_unit_test(a_key_is_bounded_until_its_items_are_done),
 		cmocka_unit_test(keyed_pushes_respect_the_queue_bound_and_stop),
 		cmocka_unit_test(plain_items_take_their_turn_beside_keyed_ones),
+		cmocka_unit_test(done_hands_the_key_its_next_turn),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

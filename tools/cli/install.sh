@@ -11,7 +11,7 @@ DEBIAN_PACKAGES=(
 	libjansson-dev libjwt-dev libpq-dev libssl-dev libcmocka-dev uthash-dev libmicrohttpd-dev
 	postgresql-15 postgresql-client-15
 	python3 python3-paho-mqtt python3-psycopg2 python3-jwt python3-pytest python3-cryptography python3-prometheus-client
-	openssl valgrind cppcheck clang-tidy
+	openssl valgrind cppcheck clang-tidy clang libclang-rt-14-dev
 )
 
 missing_debian_packages() {
