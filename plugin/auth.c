@@ -36,7 +36,7 @@ static void clear_taken_over_presence(struct fyn_hub *hub, const void *client, c
 	struct fyn_session *previous = fyn_sessions_find_by_id(&hub->sessions, client_id);
 
 	if (previous && previous->client != client) {
-		fyn_presence_clear(previous);
+		fyn_presence_clear(hub, previous);
 	}
 }
 
@@ -136,7 +136,7 @@ int fyn_on_basic_auth(int event, void *event_data, void *userdata)
 		return refuse(hub, client_id, address, "out of memory");
 	}
 	fyn_metrics_connected(hub, client_id, took_over);
-	fyn_presence_announce(session);
+	fyn_presence_announce(hub, session);
 	fyn_durable_on_connect(hub, session, mosquitto_client_clean_session(ed->client));
 	return MOSQ_ERR_SUCCESS;
 }
@@ -152,7 +152,7 @@ int fyn_on_disconnect(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 	}
 	if (fyn_session_is_current(&hub->sessions, session)) {
-		fyn_presence_clear(session);
+		fyn_presence_clear(hub, session);
 	}
 	fyn_metrics_disconnected(hub, session->client_id, ed->reason);
 	fyn_durable_on_disconnect(hub, session);

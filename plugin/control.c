@@ -78,11 +78,11 @@ static void refresh_token(struct fyn_hub *hub, struct fyn_session *session, cons
 	 * clears the restaurants of the token in force then). */
 	moved = !same_restaurants(&session->claims, &claims) && fyn_session_is_current(&hub->sessions, session);
 	if (moved) {
-		fyn_presence_clear(session);
+		fyn_presence_clear(hub, session);
 	}
 	fyn_session_replace_claims(session, &claims);
 	if (moved) {
-		fyn_presence_announce(session);
+		fyn_presence_announce(hub, session);
 	}
 	answer_token(session->client_id, NULL);
 }

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "hub_alerts.h"
 #include "hub_metrics.h"
+#include "nodes.h"
 #include "outbox.h"
 #include "pipeline.h"
 #include "reader.h"
@@ -44,6 +45,8 @@ struct fyn_hub {
 	long long next_expiry_check_ms;
 	struct fyn_hub_metrics metrics; /* hub_metrics.c; its HTTP thread gets copies only */
 	struct fyn_hub_alerts alerts;   /* hub_alerts.c */
+	json_t *presence;               /* {topic: payload}: this node's presence messages (presence.c) */
+	struct fyn_hub_nodes nodes;     /* the other nodes' metrics, alerts and presence (nodes.c) */
 	json_t *durable_ops;            /* client state changes not yet saved (durable.c) */
 	long long next_durable_flush_ms;
 };

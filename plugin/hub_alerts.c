@@ -38,11 +38,16 @@ static int new_uuid(char out[37])
 	return 0;
 }
 
+json_t *fyn_alerts_document(const struct fyn_hub *hub)
+{
+	return json_pack("{s:s, s:I, s:O}", "node", hub->metrics.node, "at", (json_int_t)time(NULL),
+			"alerts", hub->alerts.state);
+}
+
 static void publish_state(struct fyn_hub *hub)
 {
 	char topic[128];
-	char *text = fyn_json_text(json_pack("{s:s, s:I, s:O}", "node", hub->metrics.node,
-			"at", (json_int_t)time(NULL), "alerts", hub->alerts.state));
+	char *text = fyn_json_text(fyn_alerts_document(hub));
 
 	if (!text) {
 		mosquitto_log_printf(MOSQ_LOG_ERR, "fynsync: out of memory publishing fynlo/v1/sys/alerts.");

@@ -37,6 +37,8 @@ void fyn_alerts_stop(struct fyn_hub *hub);
 void fyn_alerts_changed(struct fyn_hub *hub, const struct fyn_alert_change *changes, size_t count);
 /* An answer (ack JSON) to the hub's own job. */
 void fyn_alerts_on_answer(struct fyn_hub *hub, const char *ack);
+/* The retained fynlo/v1/sys/alerts document (new reference; NULL on OOM). */
+json_t *fyn_alerts_document(const struct fyn_hub *hub);
 /* Every tick: submits the first pending event when it is due. */
 void fyn_alerts_tick(struct fyn_hub *hub, long long now_ms);
 

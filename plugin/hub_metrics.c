@@ -217,6 +217,7 @@ static void publish_metrics(struct fyn_hub *hub, const struct fyn_metrics *m)
 	snprintf(topic, sizeof(topic), "fynlo/v1/sys/metrics/%s", hub->metrics.node);
 	publish_retained("fynlo/v1/sys/metrics", text);
 	publish_retained(topic, text);
+	fyn_nodes_report(hub, text);
 	free(text);
 }
 

@@ -50,6 +50,7 @@ static void free_hub(struct fyn_hub *hub)
 	fyn_reader_stop(hub->lookups);
 	fyn_outbox_free(hub->outbox);
 	fyn_alerts_stop(hub);
+	fyn_nodes_stop(hub);
 	json_decref(hub->durable_ops);
 	fyn_sessions_clear(&hub->sessions);
 	fyn_views_unref(hub->views);
@@ -143,7 +144,8 @@ EXPORTED int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **use
 		free_hub(hub);
 		return MOSQ_ERR_INVAL;
 	}
-	if (fyn_hub_load_policy(hub) != 0 || start_threads(hub) != 0 || fyn_metrics_start(hub) != 0
+	if (fyn_nodes_start(hub) != 0 || fyn_hub_load_policy(hub) != 0 || start_threads(hub) != 0
+			|| fyn_metrics_start(hub) != 0
 			|| fyn_alerts_start(hub) != 0 || register_callbacks(hub) != 0) {
 		free_hub(hub);
 		return MOSQ_ERR_UNKNOWN;

@@ -2,7 +2,8 @@
  * publish.c: the one file that publishes to clients on the hub's behalf:
  * replies to one client, and the completions the writer and reader threads
  * hand over through the outbox (answers to the hub's own alert events go
- * to hub_alerts.c instead; each publish is counted in hub_metrics.c).
+ * to hub_alerts.c instead, the other nodes' reports to nodes.c; each
+ * publish is counted in hub_metrics.c).
  * Broker thread only.
  */
 #include <stdlib.h>
@@ -61,6 +62,8 @@ static void publish_completion(struct fyn_hub *hub, const struct fyn_completion 
 		const struct fyn_outgoing *m = &c->messages[i];
 		if (m->client_id && strcmp(m->client_id, FYN_HUB_CLIENT_ID) == 0) {
 			fyn_alerts_on_answer(hub, m->payload);   /* the answer to the hub's own event */
+		} else if (m->client_id && strcmp(m->client_id, FYN_NODES_CLIENT_ID) == 0) {
+			fyn_nodes_on_answer(hub, m->payload);    /* the other nodes' reports */
 		} else if (recipient_is_current(hub, m)) {
 			mosquitto_broker_publish_copy(m->client_id, m->topic, (int)strlen(m->payload),
 					m->payload, 1, false, NULL);

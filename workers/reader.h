@@ -40,6 +40,7 @@ enum fyn_read_kind {
 	FYN_READ_SNAPSHOT,      /* ctl/snapshot */
 	FYN_READ_AUTO_RESUME,   /* a persistent client connected: replay after its durable cursors */
 	FYN_READ_SAVE_STATE,    /* write durable cursors and filters */
+	FYN_READ_NODE_REPORT,   /* save this node's report, answer with the others' (plugin/nodes.c) */
 };
 
 struct fyn_read_request {
@@ -53,6 +54,8 @@ struct fyn_read_request {
 	json_t *sections;             /* snapshot: array of projection names, or NULL for all */
 	json_t *identity;             /* auto resume: {sub, role, client_id, restaurants} for ACL checks */
 	json_t *ops;                  /* save state: operations for fynsync_save_client_state */
+	json_t *report;               /* node report: {node, metrics, alerts, presence}; answered to
+	                               * client_id, payload the others' reports or null */
 	struct fyn_views *views;      /* referenced */
 	size_t view_index;            /* the client's view */
 	bool admitted;                /* resume: a later stream of a request already let in past

@@ -252,3 +252,39 @@ def test_frozen_postgres_raises_an_alert_cleared_after_thaw(broker, postgres):
     assert ("store_query_time", "cleared") in live_states
     till.close()
     owner.close()
+
+
+def test_every_node_shows_the_others_metrics_alerts_and_presence(broker, postgres):
+    other = Broker(postgres, options={"node_name": "node-b"})
+    try:
+        owner = other.client("platform_owner", None)
+        for topic in ("fynlo/v1/sys/metrics/+", "fynlo/v1/sys/alerts/+", "fynlo/v1/presence/#"):
+            assert owner.subscribe(topic) == [1]
+        till = broker.client("staff", ["r1"], client_id="till-on-a")
+        presence_topic = "fynlo/v1/presence/r1/till-on-a"
+        seen = {}
+        deadline = time.time() + 20   # a report every 5 s from each node
+        while not {f"fynlo/v1/sys/metrics/{NODE}", f"fynlo/v1/sys/alerts/{NODE}", presence_topic} <= set(seen):
+            topic, payload, _ = owner.next_message(timeout=max(0.1, deadline - time.time()))
+            seen[topic] = payload
+        assert json.loads(seen[f"fynlo/v1/sys/metrics/{NODE}"])["node"] == NODE
+        assert json.loads(seen[f"fynlo/v1/sys/alerts/{NODE}"])["node"] == NODE
+        assert json.loads(seen[presence_topic])["client_id"] == "till-on-a"
+
+        till.close()   # its presence leaves node-b too
+        deadline = time.time() + 20
+        while True:
+            topic, payload, _ = owner.next_message(timeout=max(0.1, deadline - time.time()),
+                                                   topic_filter=presence_topic)
+            if payload == b"":
+                break
+        owner.close()
+        # A late subscriber on node-b finds node-a's metrics retained there.
+        late = other.client("platform_owner", None, client_id="late-owner")
+        assert late.subscribe(f"fynlo/v1/sys/metrics/{NODE}") == [1]
+        topic, payload, retained = late.next_message(timeout=5)
+        assert retained and json.loads(payload)["node"] == NODE
+        late.close()
+        other.assert_clean_exit()
+    finally:
+        other.destroy()
