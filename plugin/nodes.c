@@ -41,7 +41,6 @@ void fyn_nodes_report(struct fyn_hub *hub, const char *metrics)
 {
 	long long now = fyn_now_ms();
 	struct fyn_read_request *r;
-	json_t *alerts;
 
 	if (hub->nodes.in_flight && now - hub->nodes.sent_ms < ANSWER_TIMEOUT_MS) {
 		return;   /* the database is slow: skip a turn rather than queue reports */
@@ -49,7 +48,7 @@ void fyn_nodes_report(struct fyn_hub *hub, const char *metrics)
 	r = fyn_read_request_new(FYN_READ_NODE_REPORT, FYN_NODES_CLIENT_ID, "hub", "", hub->views, 0);
 	if (r) {
 		/* Copies: the reader thread must share nothing the broker thread changes. */
-		alerts = fyn_alerts_document(hub);
+		json_t *alerts = fyn_alerts_document(hub);
 		r->report = json_pack("{s:s, s:o, s:o, s:o}", "node", hub->metrics.node,
 				"metrics", json_loads(metrics, 0, NULL), "alerts", json_deep_copy(alerts),
 				"presence", json_deep_copy(hub->presence));
@@ -70,10 +69,10 @@ static void publish_retained(const char *topic, const char *payload)
 
 static void publish_document(const char *kind, const char *node, const json_t *doc)
 {
-	char topic[160];
 	char *text = json_is_object(doc) ? json_dumps(doc, JSON_COMPACT) : NULL;
 
 	if (text) {
+		char topic[160];
 		snprintf(topic, sizeof(topic), "fynlo/v1/sys/%s/%s", kind, node);
 		publish_retained(topic, text);
 	}

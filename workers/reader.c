@@ -421,10 +421,12 @@ static void node_report(struct reader_thread *t, const struct fyn_read_request *
 		free(others);
 		others = strdup("null");   /* the store is unavailable: nothing known, nothing changes */
 	}
-	if (c && fyn_completion_add(c, r->client_id, NULL, fyn_client_topic(r->client_id, "nodes"), others) == 0) {
+	if (!c) {
+		free(others);
+	} else if (fyn_completion_add(c, r->client_id, NULL, fyn_client_topic(r->client_id, "nodes"), others) == 0) {
 		fyn_outbox_push(t->reader->outbox, c);
 	} else {
-		fyn_completion_free(c);
+		fyn_completion_free(c);   /* the add freed others */
 	}
 	free(metrics);
 	free(alerts);
