@@ -18,14 +18,13 @@ char *fyn_batch_text(struct fyn_job *const *jobs, size_t count)
 	char *text = NULL;
 	bool ok = array != NULL;
 
+	/* The element itself, not a copy: idx and retry are set again for every
+	 * batch the job goes into, and nothing else reads them. */
 	for (size_t i = 0; ok && i < count; i++) {
-		json_t *element = json_copy(jobs[i]->element);
-		ok = element && json_object_set_new(element, "idx", json_integer((json_int_t)i)) == 0
+		json_t *element = jobs[i]->element;
+		ok = json_object_set_new(element, "idx", json_integer((json_int_t)i)) == 0
 			&& json_object_set_new(element, "retry", json_boolean(jobs[i]->attempts > 0)) == 0
-			&& json_array_append_new(array, element) == 0;
-		if (!ok) {
-			json_decref(element);
-		}
+			&& json_array_append(array, element) == 0;
 	}
 	if (ok) {
 		text = json_dumps(array, JSON_COMPACT);

@@ -54,6 +54,7 @@ static const struct number_option numbers[] = {
 	{ "max_event_bytes", 256, 16LL * 1024 * 1024, offsetof(struct fyn_config, max_event_bytes), AS_SIZE },
 	{ "max_queue", 1, 10000000, offsetof(struct fyn_config, max_queue), AS_SIZE },
 	{ "max_batch", 1, 10000, offsetof(struct fyn_config, max_batch), AS_SIZE },
+	{ "writers", 1, 64, offsetof(struct fyn_config, writers), AS_SIZE },
 	{ "commit_timeout_ms", 100, 600000, offsetof(struct fyn_config, commit_timeout_ms), AS_INT },
 	{ "max_replay", 1, 100000000, offsetof(struct fyn_config, max_replay), AS_LONG_LONG },
 	{ "metrics_port", 0, 65535, offsetof(struct fyn_config, metrics_port), AS_INT },
@@ -121,6 +122,7 @@ int fyn_config_parse(const struct fyn_option *options, int count, struct fyn_con
 	cfg->max_event_bytes = 65536;
 	cfg->max_queue = 10000;
 	cfg->max_batch = 256;
+	cfg->writers = 4;
 	cfg->commit_timeout_ms = 3000;
 	cfg->max_replay = 50000;
 	cfg->metrics_port = 9464;

@@ -27,6 +27,7 @@ struct fyn_config {
 	size_t max_event_bytes;    /* plugin_opt_max_event_bytes: default 65536 */
 	size_t max_queue;          /* plugin_opt_max_queue: default 10000 */
 	size_t max_batch;          /* plugin_opt_max_batch: default 256 */
+	size_t writers;            /* plugin_opt_writers: writer threads and connections, default 4 */
 	int commit_timeout_ms;     /* plugin_opt_commit_timeout_ms: default 3000 */
 	long long max_replay;      /* plugin_opt_max_replay: default 50000 */
 	char *node_name;           /* plugin_opt_node_name: [A-Za-z0-9._-]{1,64}; NULL: the host's name */

@@ -74,6 +74,7 @@ static int start_threads(struct fyn_hub *hub)
 		.conninfo = hub->config.db,
 		.max_queue = hub->config.max_queue,
 		.max_batch = hub->config.max_batch,
+		.writers = hub->config.writers,
 	};
 	struct fyn_reader_config rc = {
 		.conninfo = hub->config.db,
@@ -150,8 +151,9 @@ EXPORTED int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **use
 		free_hub(hub);
 		return MOSQ_ERR_UNKNOWN;
 	}
-	mosquitto_log_printf(MOSQ_LOG_NOTICE, "fynsync: ready (ACL %s, JWT %s, queue %zu, batch %zu).",
-			hub->config.acl_file, hub->config.jwt_alg, hub->config.max_queue, hub->config.max_batch);
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, "fynsync: ready (ACL %s, JWT %s, queue %zu, batch %zu, writers %zu).",
+			hub->config.acl_file, hub->config.jwt_alg, hub->config.max_queue, hub->config.max_batch,
+			hub->config.writers);
 	*userdata = hub;
 	return MOSQ_ERR_SUCCESS;
 }

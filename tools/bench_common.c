@@ -111,8 +111,16 @@ char *mint_token(const unsigned char *key, size_t key_len, const char *sub, cons
 		const char *restaurant, long ttl)
 {
 	jwt_t *jwt = NULL;
-	json_t *grants = json_pack("{s:[s]}", "restaurants", restaurant);
-	char *grants_text = grants ? json_dumps(grants, JSON_COMPACT) : NULL;
+	json_t *list = json_array(), *grants = NULL;
+	char *grants_text = NULL;
+	for (const char *r = restaurant; list && *r;) {
+		size_t n = strcspn(r, ",");
+		if (n > 0 && json_array_append_new(list, json_stringn(r, n)) != 0)
+			die("out of memory");
+		r += n + (r[n] == ',');
+	}
+	grants = list ? json_pack("{s:o}", "restaurants", list) : NULL;
+	grants_text = grants ? json_dumps(grants, JSON_COMPACT) : NULL;
 	char *encoded, *token;
 	time_t now = time(NULL);
 

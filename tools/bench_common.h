@@ -23,7 +23,8 @@ int64_t now_ns(void);   /* CLOCK_MONOTONIC */
 
 /* The whole file (a key file: at most 1 MiB). */
 unsigned char *read_file(const char *path, size_t *len);
-/* An HS256 token for one restaurant, keyed with the file's bytes as stored. */
+/* An HS256 token for the restaurants in restaurant (ids separated by commas),
+ * keyed with the file's bytes as stored. */
 char *mint_token(const unsigned char *key, size_t key_len, const char *sub, const char *role,
 		const char *restaurant, long ttl);
 /* Copies the token's (unverified) sub claim into out. */

@@ -5,7 +5,17 @@
  * to fynlo/v1/in/{rid}/order/created and read their answers on
  * fynlo/v1/client/{cid}/ack; one subscriber connection (restaurant_owner)
  * reads fynlo/v1/ev/{rid}/full/# and matches each confirmed event by id to
- * the moment it was submitted. Every connection is driven by one poll loop
+ * the moment it was submitted. With --restaurants K the publishers are
+ * spread over K restaurants ({rid}-0 .. {rid}-K-1, publisher i writes to
+ * i mod K), the subscriber reads all of them, and seq is checked per
+ * restaurant.
+ *
+ * --raw measures plain mosquitto instead (no plugin, anonymous): the same
+ * publishers publish the same payloads with the same QoS to
+ * bench/{rid}/order/created, the subscriber reads bench/#, and an event
+ * counts as answered (accepted and confirmed) when the subscriber receives
+ * it, so --window bounds the events in flight from publish to delivery (a
+ * closed loop, as with the hub). Every connection is driven by one poll loop
  * on this thread (libmosquitto's non-threaded interface), so callbacks need
  * no locks and every timestamp is CLOCK_MONOTONIC taken on the same thread.
  *
@@ -49,6 +59,7 @@
 #include "timestamp.h"
 
 #define MAX_PUBLISHERS 256
+#define MAX_STREAMS 64
 #define MAX_TOKENS 256
 #define CLIENT_ID_MAX 65
 #define TOPIC_MAX 256
@@ -63,6 +74,8 @@ struct options {
 	const char *host;
 	int port;
 	const char *restaurant;
+	int restaurants;
+	bool raw;
 	int publishers;
 	double rate;
 	int window;
@@ -89,7 +102,9 @@ static void usage(FILE *out)
 	fputs("usage: fynsync-bench [options]\n"
 	      "  --host H              broker host (127.0.0.1)\n"
 	      "  --port P              broker MQTT port (1883)\n"
-	      "  --restaurant R        restaurant id (r1)\n"
+	      "  --restaurant R        restaurant id (r1); with --restaurants K > 1 the prefix of K ids R-0 ..\n"
+	      "  --restaurants K       spread the publishers over K restaurants (1)\n"
+	      "  --raw                 plain mosquitto: publish to bench/R/..., answered = delivered to the subscriber\n"
 	      "  --publishers N        publisher connections (8)\n"
 	      "  --rate R              total events/s; 0 = as fast as possible (0)\n"
 	      "  --window W            max unanswered events per publisher (64)\n"
@@ -116,6 +131,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"host", required_argument, NULL, 'H'},
 		{"port", required_argument, NULL, 'p'},
 		{"restaurant", required_argument, NULL, 'r'},
+		{"restaurants", required_argument, NULL, 'K'},
+		{"raw", no_argument, NULL, 'X'},
 		{"publishers", required_argument, NULL, 'n'},
 		{"rate", required_argument, NULL, 'R'},
 		{"window", required_argument, NULL, 'w'},
@@ -144,6 +161,8 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'H': o->host = optarg; break;
 		case 'p': o->port = (int)parse_int("--port", optarg, 1, 65535); break;
 		case 'r': o->restaurant = optarg; break;
+		case 'K': o->restaurants = (int)parse_int("--restaurants", optarg, 1, MAX_STREAMS); break;
+		case 'X': o->raw = true; break;
 		case 'n': o->publishers = (int)parse_int("--publishers", optarg, 1, MAX_PUBLISHERS); break;
 		case 'R': o->rate = parse_double("--rate", optarg, 0, 1e7); break;
 		case 'w': o->window = (int)parse_int("--window", optarg, 1, 65535); break;
@@ -178,11 +197,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 	}
 	if (optind < argc)
 		die("unexpected argument '%s'", argv[optind]);
-	if (!id_chars_ok(o->restaurant, 64) || strchr(o->restaurant, '.') || strcmp(o->restaurant, "platform") == 0)
+	if (!id_chars_ok(o->restaurant, 60) || strchr(o->restaurant, '.') || strcmp(o->restaurant, "platform") == 0)
 		die("invalid restaurant id '%s'", o->restaurant);
 	if (o->secret_file && (o->token_count || o->sub_token))
 		die("give either --secret-file or --token/--sub-token, not both");
-	if (!o->secret_file && (o->token_count == 0 || !o->sub_token))
+	if (!o->raw && !o->secret_file && (o->token_count == 0 || !o->sub_token))
 		die("need --secret-file, or --token (for publishers) and --sub-token (for the subscriber)");
 	if (o->warmup_s >= o->duration_s)
 		die("--warmup must be shorter than --duration");
@@ -369,6 +388,8 @@ struct conn {
 	bool connected;
 	bool subscribed;
 	int connack_rc;
+	int stream;              /* publisher: index in streams */
+	int subacks_wanted;      /* SUBACKs still due before it counts as subscribed */
 	int outstanding;         /* publisher: sent, not answered */
 	long long sent;
 	long long accepted;
@@ -394,16 +415,23 @@ struct counters {
 static const char *const reject_codes[] = {"invalid", "forbidden", "conflict", "too_large", "unavailable", "other"};
 
 static struct options opt = {
-	.host = "127.0.0.1", .port = 1883, .restaurant = "r1", .publishers = 8, .rate = 0,
+	.host = "127.0.0.1", .port = 1883, .restaurant = "r1", .restaurants = 1, .publishers = 8, .rate = 0,
 	.window = 64, .duration_s = 10, .count = 0, .warmup_s = 0, .drain_timeout_s = 15,
 	.connect_timeout_s = 10, .pub_role = "staff", .mqtt_version = 5, .qos = 1,
 };
 static struct conn *conns;      /* publishers first, then the subscriber */
 static int conn_count;
 static struct counters cnt;
-static long long *seqs;         /* seq of every confirmed event, in arrival order */
-static size_t seq_count, seq_cap;
-static long long last_seq = -1;
+/* One restaurant of the run: its id, submit topic and the seqs confirmed. */
+struct stream {
+	char id[65];
+	char submit_topic[TOPIC_MAX];
+	long long *seqs;         /* seq of every confirmed event, in arrival order */
+	size_t seq_count, seq_cap;
+	long long last_seq;
+};
+static struct stream streams[MAX_STREAMS];
+static int stream_count;
 static int64_t t0;              /* start of sending */
 static bool setup_failed;
 static volatile sig_atomic_t interrupted;
@@ -458,7 +486,8 @@ static void on_subscribe(struct mosquitto *mosq, void *userdata, int mid, int qo
 			return;
 		}
 	}
-	c->subscribed = true;
+	if (--c->subacks_wanted <= 0)
+		c->subscribed = true;
 }
 
 static int reject_code_index(const char *code)
@@ -511,20 +540,51 @@ static void handle_ack(struct conn *c, const struct mosquitto_message *m, int64_
 	json_decref(ack);
 }
 
-static void note_seq(long long seq)
+static void note_seq(struct stream *st, long long seq)
 {
-	if (seq_count == seq_cap) {
-		size_t cap = seq_cap ? seq_cap * 2 : 1 << 15;
-		long long *grown = realloc(seqs, cap * sizeof(*seqs));
+	if (st->seq_count == st->seq_cap) {
+		size_t cap = st->seq_cap ? st->seq_cap * 2 : 1 << 15;
+		long long *grown = realloc(st->seqs, cap * sizeof(*st->seqs));
 		if (!grown)
 			die("out of memory");
-		seqs = grown;
-		seq_cap = cap;
+		st->seqs = grown;
+		st->seq_cap = cap;
 	}
-	seqs[seq_count++] = seq;
-	if (last_seq >= 0 && seq <= last_seq)
+	st->seqs[st->seq_count++] = seq;
+	if (st->last_seq >= 0 && seq <= st->last_seq)
 		cnt.out_of_order++;
-	last_seq = seq;
+	st->last_seq = seq;
+}
+
+static struct stream *stream_named(const char *id)
+{
+	for (int i = 0; id && i < stream_count; i++) {
+		if (strcmp(streams[i].id, id) == 0)
+			return &streams[i];
+	}
+	return NULL;
+}
+
+/* --raw: the subscriber got a message; it answers the event. */
+static void handle_raw(const struct mosquitto_message *m, int64_t now)
+{
+	json_t *event = json_loadb(m->payload, (size_t)m->payloadlen, 0, NULL);
+	unsigned char key[16];
+	struct record *r;
+
+	if (!event || !parse_uuid(json_string_value(json_object_get(event, "id")), key) || !(r = record_find(key))) {
+		cnt.foreign_confirms++;
+	} else if (r->confirmations++ > 0) {
+		cnt.duplicate_confirms++;
+	} else {
+		r->ack_ns = r->confirmed_ns = now;
+		r->status = ST_ACCEPTED;
+		cnt.accepted++;
+		cnt.confirmed++;
+		conns[r->publisher].outstanding--;
+		conns[r->publisher].accepted++;
+	}
+	json_decref(event);
 }
 
 static void handle_confirmed(const struct mosquitto_message *m, int64_t now)
@@ -533,6 +593,7 @@ static void handle_confirmed(const struct mosquitto_message *m, int64_t now)
 	json_t *seq = json_object_get(event, "seq");
 	unsigned char key[16];
 	struct record *r;
+	struct stream *st;
 
 	if (!event || !json_is_integer(seq)) {
 		cnt.bad_confirms++;
@@ -543,8 +604,10 @@ static void handle_confirmed(const struct mosquitto_message *m, int64_t now)
 		json_decref(event);
 		return;
 	}
-	note_seq(json_integer_value(seq));
-	if (!parse_uuid(json_string_value(json_object_get(event, "id")), key) || !(r = record_find(key))) {
+	st = stream_named(json_string_value(json_object_get(event, "restaurant")));
+	if (st)
+		note_seq(st, json_integer_value(seq));
+	if (!st || !parse_uuid(json_string_value(json_object_get(event, "id")), key) || !(r = record_find(key))) {
 		cnt.foreign_confirms++;
 	} else if (r->confirmations++ > 0) {
 		cnt.duplicate_confirms++;
@@ -564,6 +627,8 @@ static void on_message(struct mosquitto *mosq, void *userdata, const struct mosq
 	if (c->kind == CONN_PUBLISHER) {
 		if (strcmp(m->topic, c->ack_topic) == 0)
 			handle_ack(c, m, now);
+	} else if (opt.raw) {
+		handle_raw(m, now);
 	} else {
 		handle_confirmed(m, now);
 	}
@@ -614,7 +679,6 @@ static void run_io(int64_t deadline)
 	}
 }
 
-static char submit_topic[TOPIC_MAX];
 
 static void send_event(struct conn *c)
 {
@@ -633,7 +697,7 @@ static void send_event(struct conn *c)
 	r->status = ST_PENDING;
 	record_commit();
 	r->sent_ns = now_ns();
-	rc = mosquitto_publish(c->mosq, NULL, submit_topic, len, payload, opt.qos, false);
+	rc = mosquitto_publish(c->mosq, NULL, streams[c->stream].submit_topic, len, payload, opt.qos, false);
 	check_rc(c, rc, "publish");
 	c->outstanding++;
 	c->sent++;
@@ -659,7 +723,7 @@ static void connect_all(int64_t deadline)
 		mosquitto_disconnect_callback_set(c->mosq, on_disconnect);
 		mosquitto_subscribe_callback_set(c->mosq, on_subscribe);
 		mosquitto_message_callback_set(c->mosq, on_message);
-		if (mosquitto_username_pw_set(c->mosq, c->sub, c->token) != MOSQ_ERR_SUCCESS)
+		if (!opt.raw && mosquitto_username_pw_set(c->mosq, c->sub, c->token) != MOSQ_ERR_SUCCESS)
 			die("cannot set credentials");
 		rc = mosquitto_connect(c->mosq, opt.host, opt.port, 30);
 		if (rc != MOSQ_ERR_SUCCESS)
@@ -678,11 +742,22 @@ static void connect_all(int64_t deadline)
 	}
 	if (setup_failed || interrupted)
 		die("setup failed (see above)");
-	snprintf(ev_topic, sizeof(ev_topic), "fynlo/v1/ev/%s/full/#", opt.restaurant);
 	for (int i = 0; i < conn_count; i++) {
 		struct conn *c = &conns[i];
-		const char *topic = c->kind == CONN_PUBLISHER ? c->ack_topic : ev_topic;
-		check_rc(c, mosquitto_subscribe(c->mosq, NULL, topic, opt.qos), "subscribe");
+		c->subacks_wanted = c->kind == CONN_SUBSCRIBER && !opt.raw ? stream_count : 1;
+		if (c->kind == CONN_PUBLISHER && opt.raw) {
+			c->subscribed = true;
+		} else if (c->kind == CONN_PUBLISHER) {
+			check_rc(c, mosquitto_subscribe(c->mosq, NULL, c->ack_topic, opt.qos), "subscribe");
+		} else if (opt.raw) {
+			check_rc(c, mosquitto_subscribe(c->mosq, NULL, "bench/#", opt.qos), "subscribe");
+		} else {
+			/* One SUBSCRIBE per stream; granted once all are (on_subscribe per SUBACK). */
+			for (int k = 0; k < stream_count; k++) {
+				snprintf(ev_topic, sizeof(ev_topic), "fynlo/v1/ev/%.64s/full/#", streams[k].id);
+				check_rc(c, mosquitto_subscribe(c->mosq, NULL, ev_topic, opt.qos), "subscribe");
+			}
+		}
 	}
 	for (;;) {
 		bool all = true;
@@ -709,25 +784,44 @@ static void setup_connections(void)
 		snprintf(prefix, sizeof(prefix), "%s", opt.id_prefix);
 	else
 		snprintf(prefix, sizeof(prefix), "bench-%d", (int)getpid());
+	char all_ids[MAX_STREAMS * 66] = "";
+
+	stream_count = opt.restaurants;
+	for (int k = 0; k < stream_count; k++) {
+		struct stream *st = &streams[k];
+		if (stream_count == 1)
+			snprintf(st->id, sizeof(st->id), "%s", opt.restaurant);
+		else
+			snprintf(st->id, sizeof(st->id), "%s-%d", opt.restaurant, k);
+		snprintf(st->submit_topic, sizeof(st->submit_topic), opt.raw ? "bench/%.64s/order/created"
+				: "fynlo/v1/in/%.64s/order/created", st->id);
+		st->last_seq = -1;
+		size_t used = strlen(all_ids);
+		snprintf(all_ids + used, sizeof(all_ids) - used, "%s%s", k > 0 ? "," : "", st->id);
+	}
 	conn_count = opt.publishers + 1;
 	conns = calloc((size_t)conn_count, sizeof(*conns));
 	if (!conns)
 		die("out of memory");
-	if (opt.secret_file)
+	if (opt.secret_file && !opt.raw)
 		key = read_file(opt.secret_file, &key_len);
 	for (int i = 0; i < conn_count; i++) {
 		struct conn *c = &conns[i];
 		c->kind = i < opt.publishers ? CONN_PUBLISHER : CONN_SUBSCRIBER;
 		c->number = i;
+		c->stream = i % stream_count;
 		if (c->kind == CONN_PUBLISHER)
 			snprintf(c->client_id, sizeof(c->client_id), "%s-p%d", prefix, i);
 		else
 			snprintf(c->client_id, sizeof(c->client_id), "%s-sub", prefix);
 		snprintf(c->ack_topic, sizeof(c->ack_topic), "fynlo/v1/client/%s/ack", c->client_id);
-		if (key) {
+		if (opt.raw) {
+			c->token = NULL;
+		} else if (key) {
 			snprintf(c->sub, sizeof(c->sub), "%s", c->client_id);
 			c->token = mint_token(key, key_len, c->sub,
-					c->kind == CONN_PUBLISHER ? opt.pub_role : "restaurant_owner", opt.restaurant, ttl);
+					c->kind == CONN_PUBLISHER ? opt.pub_role : "restaurant_owner",
+					c->kind == CONN_PUBLISHER ? streams[c->stream].id : all_ids, ttl);
 		} else {
 			c->token = strdup(c->kind == CONN_PUBLISHER ? opt.tokens[i % opt.token_count] : opt.sub_token);
 			if (!c->token)
@@ -736,7 +830,6 @@ static void setup_connections(void)
 		}
 	}
 	free(key);
-	snprintf(submit_topic, sizeof(submit_topic), "fynlo/v1/in/%s/order/created", opt.restaurant);
 	connect_all(now_ns() + (int64_t)(opt.connect_timeout_s * NS_PER_S));
 }
 
@@ -851,22 +944,22 @@ struct seq_check {
 	long long first, last, received, distinct, missing, duplicates;
 };
 
-static struct seq_check check_seqs(void)
+static struct seq_check check_stream(const struct stream *st)
 {
 	struct seq_check s = {0};
 	long long *sorted;
-	if (seq_count == 0)
+	if (st->seq_count == 0)
 		return s;
-	sorted = malloc(seq_count * sizeof(*sorted));
+	sorted = malloc(st->seq_count * sizeof(*sorted));
 	if (!sorted)
 		die("out of memory");
-	memcpy(sorted, seqs, seq_count * sizeof(*sorted));
-	qsort(sorted, seq_count, sizeof(*sorted), cmp_ll);
+	memcpy(sorted, st->seqs, st->seq_count * sizeof(*sorted));
+	qsort(sorted, st->seq_count, sizeof(*sorted), cmp_ll);
 	s.first = sorted[0];
-	s.last = sorted[seq_count - 1];
-	s.received = (long long)seq_count;
+	s.last = sorted[st->seq_count - 1];
+	s.received = (long long)st->seq_count;
 	s.distinct = 1;
-	for (size_t i = 1; i < seq_count; i++) {
+	for (size_t i = 1; i < st->seq_count; i++) {
 		if (sorted[i] == sorted[i - 1])
 			s.duplicates++;
 		else
@@ -875,6 +968,26 @@ static struct seq_check check_seqs(void)
 	s.missing = (s.last - s.first + 1) - s.distinct;
 	free(sorted);
 	return s;
+}
+
+/* Every stream's check, summed (first/last: the lowest first, highest last). */
+static struct seq_check check_seqs(void)
+{
+	struct seq_check total = {0};
+	bool any = false;
+	for (int k = 0; k < stream_count; k++) {
+		struct seq_check s = check_stream(&streams[k]);
+		if (s.received == 0)
+			continue;
+		total.first = any && total.first < s.first ? total.first : s.first;
+		total.last = any && total.last > s.last ? total.last : s.last;
+		total.received += s.received;
+		total.distinct += s.distinct;
+		total.missing += s.missing;
+		total.duplicates += s.duplicates;
+		any = true;
+	}
+	return total;
 }
 
 static void write_timeline(int64_t end)
@@ -1013,12 +1126,13 @@ static int report(int64_t send_end_actual, int64_t end, int64_t max_lag)
 			"per_publisher_accepted_max", (json_int_t)pub_max,
 			"max_send_lag_ms", (double)max_lag / 1e6, "window_stalls", (json_int_t)cnt.window_stalls,
 			"problems", problems);
-	if (!out)
+	if (!out || json_object_set_new(out, "restaurants", json_integer(stream_count)) != 0
+			|| json_object_set_new(out, "mode", json_string(opt.raw ? "raw" : "hub")) != 0)
 		die("cannot build the JSON report");
 	rc = json_array_size(problems) ? 1 : 0;
 	if (!opt.quiet) {
-		printf("fynsync-bench: %d publishers -> %s:%d restaurant %s, %s, window %d, %.1f s (warmup %.1f s)\n",
-				opt.publishers, opt.host, opt.port, opt.restaurant,
+		printf("fynsync-bench: %d publishers -> %s%s:%d restaurant %s (x%d), %s, window %d, %.1f s (warmup %.1f s)\n",
+				opt.publishers, opt.raw ? "plain mosquitto " : "", opt.host, opt.port, opt.restaurant, stream_count,
 				opt.rate > 0 ? "paced" : "as fast as possible", opt.window,
 				(double)(send_end_actual - t0) / 1e9, opt.warmup_s);
 		if (opt.rate > 0)
@@ -1108,7 +1222,8 @@ int main(int argc, char **argv)
 	free(conns);
 	free(records);
 	free(index_slots);
-	free(seqs);
+	for (int k = 0; k < stream_count; k++)
+		free(streams[k].seqs);
 	close(urandom_fd);
 	return setup_failed ? 2 : rc;
 }

@@ -1,10 +1,13 @@
 /*
- * pipeline.c: the writer thread (see pipeline.h for the contract).
+ * pipeline.c: the writer threads (see pipeline.h for the contract).
  *
- * Locking: the job queue has its own lock (workqueue.h); one mutex guards
- * the views pointer and the stats (counters, the store call in progress and
- * the oldest job held, read by the broker thread for the metrics). Neither is held across a store call, so
- * the broker thread only ever waits for a few pointer moves. Answers go out through the outbox.
+ * Each writer owns one job queue (workqueue.h, with its own lock), one store
+ * connection and one thread; a job goes to the writer its restaurant hashes
+ * to. One mutex guards the views pointer, the stats, the count of writers
+ * that find the store down, and each writer's store call in progress and
+ * oldest job held (read by the broker thread for the metrics). Nothing is locked across a store call, so the
+ * broker thread only ever waits for a few pointer moves. Answers go out
+ * through the outbox.
  */
 #include "pipeline.h"
 
@@ -25,17 +28,28 @@
 #define BACKOFF_MAX_MS 1000
 #define TRANSIENT_RETRIES 5
 
-struct fyn_pipeline {
-	struct fyn_pipeline_config config;
-	char *conninfo;
+struct fyn_pipeline;
+
+struct fyn_writer {
+	struct fyn_pipeline *p;
 	struct fyn_store *store;
 	pthread_t thread;
+	bool started;
 	struct fyn_workqueue jobs;   /* from the broker thread */
-	pthread_mutex_t lock;        /* guards views and stats */
+	bool store_was_down;         /* this writer's thread only */
+	long long call_started_ms;   /* under p->lock: monotonic start of the store call in progress, 0: none */
+	long long oldest_received_ms;/* under p->lock: wall clock receipt of the oldest job held, 0: none */
+};
+
+struct fyn_pipeline {
+	struct fyn_pipeline_config config;
+	struct fyn_writer *writers;
+	size_t writer_count;
+	pthread_mutex_t lock;        /* guards views, stats and writers_down */
 	struct fyn_outbox *outbox;
 	struct fyn_views *views;
 	struct fyn_pipeline_stats stats;
-	bool store_was_down;     /* writer thread only: for logging transitions */
+	size_t writers_down;         /* writers whose last store call found it down */
 };
 
 static void push_completion(struct fyn_pipeline *p, struct fyn_completion *c)
@@ -67,7 +81,6 @@ static void count_answers(struct fyn_pipeline *p, const struct fyn_answer_tally 
 	}
 	p->stats.unavailable_jobs += unavailable;
 	p->stats.accepted_batches += committed;
-	p->stats.store_up = !p->store_was_down;
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -78,6 +91,31 @@ static unsigned long long clients_jobs(struct fyn_job *const *jobs, size_t count
 		n += !jobs[i]->from_hub;
 	}
 	return n;
+}
+
+/* The writer's store call in progress (started_ms 0: it ended, after
+ * committed_ms when it committed, for the commit histogram). */
+static void note_call(struct fyn_writer *w, long long started_ms, long long committed_ms)
+{
+	pthread_mutex_lock(&w->p->lock);
+	w->call_started_ms = started_ms;
+	if (committed_ms >= 0) {
+		fyn_histogram_observe(&w->p->stats.store_commit, (double)committed_ms / 1000.0);
+	}
+	pthread_mutex_unlock(&w->p->lock);
+}
+
+static void note_holding(struct fyn_writer *w, struct fyn_job *const *jobs, size_t count)
+{
+	long long oldest = 0;
+	for (size_t i = 0; i < count; i++) {
+		if (jobs[i]->received_ms > 0 && (oldest == 0 || jobs[i]->received_ms < oldest)) {
+			oldest = jobs[i]->received_ms;
+		}
+	}
+	pthread_mutex_lock(&w->p->lock);
+	w->oldest_received_ms = oldest;
+	pthread_mutex_unlock(&w->p->lock);
 }
 
 static void answer_unavailable(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count,
@@ -95,51 +133,42 @@ static void answer_unavailable(struct fyn_pipeline *p, struct fyn_job **jobs, si
 	count_answers(p, NULL, clients_jobs(jobs, count), false);
 }
 
-/* The store call in progress, for the running-call gauge and the commit
- * histogram (started_ms 0: it ended, after duration_ms when committed). */
-static void note_call(struct fyn_pipeline *p, long long started_ms, long long committed_ms)
+/* Counts writers finding the store down; true when this is the first (or,
+ * for up, the last) of them, which is when the change is logged. */
+static bool count_down(struct fyn_pipeline *p, bool down)
 {
+	bool changed;
 	pthread_mutex_lock(&p->lock);
-	p->stats.call_started_ms = started_ms;
-	if (committed_ms >= 0) {
-		fyn_histogram_observe(&p->stats.store_commit, (double)committed_ms / 1000.0);
-	}
+	p->writers_down = down ? p->writers_down + 1 : p->writers_down - 1;
+	changed = p->writers_down == (down ? 1U : 0U);
+	p->stats.store_up = p->writers_down == 0;
 	pthread_mutex_unlock(&p->lock);
+	return changed;
 }
 
-static void note_holding(struct fyn_pipeline *p, struct fyn_job *const *jobs, size_t count)
-{
-	long long oldest = 0;
-	for (size_t i = 0; i < count; i++) {
-		if (jobs[i]->received_ms > 0 && (oldest == 0 || jobs[i]->received_ms < oldest)) {
-			oldest = jobs[i]->received_ms;
-		}
-	}
-	pthread_mutex_lock(&p->lock);
-	p->stats.oldest_received_ms = oldest;
-	pthread_mutex_unlock(&p->lock);
-}
-
-static void note_store_down(struct fyn_pipeline *p, const char *err)
+static void note_store_down(struct fyn_writer *w, const char *err)
 {
 	char text[768];
-	if (p->store_was_down) {
+	if (w->store_was_down) {
 		return;
 	}
-	p->store_was_down = true;
-	count_answers(p, NULL, 0, false);
+	w->store_was_down = true;
+	if (!count_down(w->p, true)) {
+		return;
+	}
 	snprintf(text, sizeof(text), "fynsync: PostgreSQL is unreachable (%s); submissions are "
 			"answered 'unavailable' until it is back. Check the server and plugin_opt_db_conninfo; "
 			"the hub reconnects by itself.", err);
-	push_log(p, FYN_LOG_ERR, text);
+	push_log(w->p, FYN_LOG_ERR, text);
 }
 
-static void note_store_up(struct fyn_pipeline *p)
+static void note_store_up(struct fyn_writer *w)
 {
-	if (p->store_was_down) {
-		p->store_was_down = false;
-		count_answers(p, NULL, 0, false);
-		push_log(p, FYN_LOG_NOTICE, "fynsync: PostgreSQL is reachable again; accepting events.");
+	if (w->store_was_down) {
+		w->store_was_down = false;
+		if (count_down(w->p, false)) {
+			push_log(w->p, FYN_LOG_NOTICE, "fynsync: PostgreSQL is reachable again; accepting events.");
+		}
 	}
 }
 
@@ -236,36 +265,37 @@ static long long earliest_deadline(struct fyn_job **jobs, size_t count)
 enum attempt_outcome { ATTEMPT_DONE, ATTEMPT_RETRY, ATTEMPT_SPLIT };
 
 /* One store call for the batch. */
-static enum attempt_outcome attempt(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count,
+static enum attempt_outcome attempt(struct fyn_writer *w, struct fyn_job **jobs, size_t count,
 		int *transient_failures)
 {
+	struct fyn_pipeline *p = w->p;
 	struct fyn_append_result result;
 	char err[512], sqlstate[6] = "";
 	enum fyn_store_status status;
 
-	note_call(p, fyn_now_ms(), -1);
-	status = fyn_store_connect(p->store, err, sizeof(err));
+	note_call(w, fyn_now_ms(), -1);
+	status = fyn_store_connect(w->store, err, sizeof(err));
 	if (status == FYN_STORE_OK) {
 		char *text = fyn_batch_text(jobs, count);
 		if (!text) {
-			note_call(p, 0, -1);
+			note_call(w, 0, -1);
 			return ATTEMPT_RETRY;
 		}
 		for (size_t i = 0; i < count; i++) {
 			jobs[i]->attempts++;
 		}
 		long long append_started = fyn_now_ms();
-		status = fyn_store_append(p->store, text, &result, sqlstate, err, sizeof(err));
+		status = fyn_store_append(w->store, text, &result, sqlstate, err, sizeof(err));
 		free(text);
-		note_call(p, 0, status == FYN_STORE_OK ? fyn_now_ms() - append_started : -1);
+		note_call(w, 0, status == FYN_STORE_OK ? fyn_now_ms() - append_started : -1);
 	} else {
-		note_call(p, 0, -1);
+		note_call(w, 0, -1);
 	}
 	if (status == FYN_STORE_DOWN) {
-		note_store_down(p, err);
+		note_store_down(w, err);
 		return ATTEMPT_RETRY;
 	}
-	note_store_up(p);
+	note_store_up(w);
 	if (status == FYN_STORE_OK) {
 		bool delivered = deliver(p, jobs, count, &result);
 		fyn_append_result_clear(&result);
@@ -281,20 +311,21 @@ static enum attempt_outcome attempt(struct fyn_pipeline *p, struct fyn_job **job
 	return ATTEMPT_DONE;
 }
 
-static void process_batch(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count);
+static void process_batch(struct fyn_writer *w, struct fyn_job **jobs, size_t count);
 
 /* The database refused the batch as a whole: find the event it objects to
  * by appending each alone, so the others still get through. */
-static void process_one_by_one(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count)
+static void process_one_by_one(struct fyn_writer *w, struct fyn_job **jobs, size_t count)
 {
 	for (size_t i = 0; i < count; i++) {
-		process_batch(p, &jobs[i], 1);
+		process_batch(w, &jobs[i], 1);
 	}
 }
 
 /* Answers every job in jobs exactly once and frees them. */
-static void process_batch(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count)
+static void process_batch(struct fyn_writer *w, struct fyn_job **jobs, size_t count)
 {
+	struct fyn_pipeline *p = w->p;
 	long long backoff = BACKOFF_FIRST_MS;
 	int transient_failures = 0;
 
@@ -302,16 +333,16 @@ static void process_batch(struct fyn_pipeline *p, struct fyn_job **jobs, size_t 
 		return;
 	}
 	for (;;) {
-		enum attempt_outcome outcome = attempt(p, jobs, count, &transient_failures);
+		enum attempt_outcome outcome = attempt(w, jobs, count, &transient_failures);
 		long long remaining = earliest_deadline(jobs, count) - fyn_now_ms();
 		if (outcome == ATTEMPT_DONE) {
 			break;
 		}
 		if (outcome == ATTEMPT_SPLIT) {
-			process_one_by_one(p, jobs, count);
+			process_one_by_one(w, jobs, count);
 			return;
 		}
-		if (remaining <= 0 || !fyn_workqueue_pause(&p->jobs, backoff < remaining ? backoff : remaining)) {
+		if (remaining <= 0 || !fyn_workqueue_pause(&w->jobs, backoff < remaining ? backoff : remaining)) {
 			answer_unavailable(p, jobs, count, "the event store is unavailable; retry with backoff");
 			break;
 		}
@@ -322,7 +353,8 @@ static void process_batch(struct fyn_pipeline *p, struct fyn_job **jobs, size_t 
 
 static void *writer_main(void *arg)
 {
-	struct fyn_pipeline *p = arg;
+	struct fyn_writer *w = arg;
+	struct fyn_pipeline *p = w->p;
 	struct fyn_work **taken = calloc(p->config.max_batch, sizeof(struct fyn_work *));
 	struct fyn_job **jobs = calloc(p->config.max_batch, sizeof(struct fyn_job *));
 	char err[512];
@@ -335,18 +367,18 @@ static void *writer_main(void *arg)
 		return NULL;
 	}
 	/* Connect and migrate now, so the first submission does not pay for it. */
-	note_call(p, fyn_now_ms(), -1);
-	if (fyn_store_connect(p->store, err, sizeof(err)) != FYN_STORE_OK) {
-		note_store_down(p, err);
+	note_call(w, fyn_now_ms(), -1);
+	if (fyn_store_connect(w->store, err, sizeof(err)) != FYN_STORE_OK) {
+		note_store_down(w, err);
 	}
-	note_call(p, 0, -1);
-	while ((count = fyn_workqueue_wait_take(&p->jobs, taken, p->config.max_batch)) > 0) {
+	note_call(w, 0, -1);
+	while ((count = fyn_workqueue_wait_take(&w->jobs, taken, p->config.max_batch)) > 0) {
 		for (size_t i = 0; i < count; i++) {
 			jobs[i] = (struct fyn_job *)taken[i];
 		}
-		note_holding(p, jobs, count);
-		process_batch(p, jobs, count);
-		note_holding(p, jobs, 0);
+		note_holding(w, jobs, count);
+		process_batch(w, jobs, count);
+		note_holding(w, jobs, 0);
 	}
 	free(taken);
 	free(jobs);
@@ -358,12 +390,22 @@ static void free_job(struct fyn_work *item)
 	fyn_job_free((struct fyn_job *)item);
 }
 
+/* Stops and joins every started writer, then frees everything. */
 static void free_pipeline(struct fyn_pipeline *p)
 {
-	fyn_store_free(p->store);
+	for (size_t i = 0; p->writers && i < p->writer_count; i++) {
+		fyn_workqueue_stop(&p->writers[i].jobs);
+	}
+	for (size_t i = 0; p->writers && i < p->writer_count; i++) {
+		struct fyn_writer *w = &p->writers[i];
+		if (w->started) {
+			pthread_join(w->thread, NULL);
+		}
+		fyn_store_free(w->store);
+		fyn_workqueue_destroy(&w->jobs, free_job);
+	}
+	free(p->writers);
 	fyn_views_unref(p->views);
-	free(p->conninfo);
-	fyn_workqueue_destroy(&p->jobs, free_job);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
@@ -372,6 +414,10 @@ struct fyn_pipeline *fyn_pipeline_start(const struct fyn_pipeline_config *config
 		struct fyn_views *views, struct fyn_outbox *outbox, char *err, size_t errlen)
 {
 	struct fyn_pipeline *p = calloc(1, sizeof(*p));
+	size_t writers = config->writers > 0 ? config->writers : 1;
+	size_t per_writer = (config->max_queue + writers - 1) / writers;
+	bool ok;
+
 	if (!p) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -379,13 +425,25 @@ struct fyn_pipeline *fyn_pipeline_start(const struct fyn_pipeline_config *config
 	p->config = *config;
 	p->outbox = outbox;
 	pthread_mutex_init(&p->lock, NULL);
-	fyn_workqueue_init(&p->jobs, config->max_queue);
 	p->views = fyn_views_ref(views);
-	p->conninfo = strdup(config->conninfo);
-	p->store = p->conninfo ? fyn_store_new(p->conninfo) : NULL;
 	p->stats.store_up = true;
-	if (!p->store || config->max_batch == 0 || pthread_create(&p->thread, NULL, writer_main, p) != 0) {
-		snprintf(err, errlen, "cannot start the writer thread (out of memory or threads)");
+	p->writers = calloc(writers, sizeof(*p->writers));
+	ok = p->writers != NULL && config->max_batch > 0;
+	if (ok) {
+		p->writer_count = writers;
+		for (size_t i = 0; i < writers; i++) {
+			p->writers[i].p = p;
+			fyn_workqueue_init(&p->writers[i].jobs, per_writer);
+		}
+	}
+	for (size_t i = 0; ok && i < writers; i++) {
+		struct fyn_writer *w = &p->writers[i];
+		w->store = fyn_store_new(config->conninfo);
+		w->started = w->store && pthread_create(&w->thread, NULL, writer_main, w) == 0;
+		ok = w->started;
+	}
+	if (!ok) {
+		snprintf(err, errlen, "cannot start the writer threads (out of memory or threads)");
 		free_pipeline(p);
 		return NULL;
 	}
@@ -394,17 +452,25 @@ struct fyn_pipeline *fyn_pipeline_start(const struct fyn_pipeline_config *config
 
 void fyn_pipeline_stop(struct fyn_pipeline *p)
 {
-	if (!p) {
-		return;
+	if (p) {
+		free_pipeline(p);
 	}
-	fyn_workqueue_stop(&p->jobs);
-	pthread_join(p->thread, NULL);
-	free_pipeline(p);
+}
+
+/* FNV-1a of the job's restaurant: one restaurant, one writer. */
+static struct fyn_writer *writer_for(struct fyn_pipeline *p, const struct fyn_job *job)
+{
+	const char *r = json_string_value(json_object_get(job->element, "restaurant"));
+	unsigned long long h = 1469598103934665603ULL;
+	for (; r && *r; r++) {
+		h = (h ^ (unsigned char)*r) * 1099511628211ULL;
+	}
+	return &p->writers[h % p->writer_count];
 }
 
 int fyn_pipeline_submit(struct fyn_pipeline *p, struct fyn_job *job)
 {
-	return fyn_workqueue_push(&p->jobs, &job->work);
+	return fyn_workqueue_push(&writer_for(p, job)->jobs, &job->work);
 }
 
 static bool is_expired(const struct fyn_work *item, const void *now_ms)
@@ -414,7 +480,14 @@ static bool is_expired(const struct fyn_work *item, const void *now_ms)
 
 struct fyn_job *fyn_pipeline_take_expired(struct fyn_pipeline *p, long long now_ms)
 {
-	return (struct fyn_job *)fyn_workqueue_take_while(&p->jobs, is_expired, &now_ms);
+	struct fyn_work *all = NULL, **tail = &all;
+	for (size_t i = 0; i < p->writer_count; i++) {
+		*tail = fyn_workqueue_take_while(&p->writers[i].jobs, is_expired, &now_ms);
+		while (*tail) {
+			tail = &(*tail)->next;
+		}
+	}
+	return (struct fyn_job *)all;
 }
 
 void fyn_pipeline_set_views(struct fyn_pipeline *p, struct fyn_views *views)
@@ -431,6 +504,20 @@ void fyn_pipeline_stats(struct fyn_pipeline *p, struct fyn_pipeline_stats *out)
 {
 	pthread_mutex_lock(&p->lock);
 	*out = p->stats;
+	/* The longest-running store call and the oldest job held, of all writers. */
+	for (size_t i = 0; i < p->writer_count; i++) {
+		const struct fyn_writer *w = &p->writers[i];
+		if (w->call_started_ms > 0 && (out->call_started_ms == 0 || w->call_started_ms < out->call_started_ms)) {
+			out->call_started_ms = w->call_started_ms;
+		}
+		if (w->oldest_received_ms > 0
+				&& (out->oldest_received_ms == 0 || w->oldest_received_ms < out->oldest_received_ms)) {
+			out->oldest_received_ms = w->oldest_received_ms;
+		}
+	}
 	pthread_mutex_unlock(&p->lock);
-	out->queued = fyn_workqueue_count(&p->jobs);
+	out->queued = 0;
+	for (size_t i = 0; i < p->writer_count; i++) {
+		out->queued += fyn_workqueue_count(&p->writers[i].jobs);
+	}
 }

@@ -1,13 +1,16 @@
 /*
- * pipeline.h: the writer thread and the two queues around it.
+ * pipeline.h: the writer threads and the queues around them.
  *
- * The broker thread submits validated jobs into a bounded queue and never
- * waits: when the queue is full the answer is `unavailable` at once. The
- * writer thread takes everything queued (up to max_batch) as one batch, so
- * commits group naturally under load, appends it in one store call, and
- * pushes the answer to the outbox for the broker thread. Jobs that
- * cannot be committed before their deadline are answered `unavailable`:
- * never dropped, never acknowledged before the commit.
+ * There are `writers` writer threads, each with its own bounded job queue
+ * and its own store connection. The broker thread submits a validated job
+ * to the writer its restaurant hashes to, so one restaurant's events are
+ * always appended by one writer, in submission order, while different
+ * restaurants commit in parallel. It never waits: when that queue is full
+ * the answer is `unavailable` at once. A writer takes everything queued (up
+ * to max_batch) as one batch, so commits group naturally under load, appends
+ * it in one store call, and pushes the answer to the outbox for the broker
+ * thread. Jobs that cannot be committed before their deadline are answered
+ * `unavailable`: never dropped, never acknowledged before the commit.
  */
 #ifndef FYNSYNC_PIPELINE_H
 #define FYNSYNC_PIPELINE_H
@@ -21,8 +24,9 @@
 
 struct fyn_pipeline_config {
 	const char *conninfo;
-	size_t max_queue;        /* jobs waiting for the writer */
+	size_t max_queue;        /* jobs waiting, shared out evenly between the writers */
 	size_t max_batch;        /* jobs per store call */
+	size_t writers;          /* writer threads and store connections (0 counts as 1) */
 };
 
 /* Since the start. Clients' submissions only: the hub's own events
@@ -36,19 +40,19 @@ struct fyn_pipeline_stats {
 	unsigned long long unavailable_jobs;   /* answered unavailable by the writer */
 	bool store_up;
 	struct fyn_histogram store_commit;     /* duration of each committed append call */
-	long long call_started_ms;             /* monotonic: when the store call in progress began; 0: none */
-	long long oldest_received_ms;          /* wall clock: the oldest job the writer holds; 0: none */
+	long long call_started_ms;             /* monotonic: start of the longest-running store call; 0: none */
+	long long oldest_received_ms;          /* wall clock: the oldest job a writer holds; 0: none */
 };
 
 struct fyn_pipeline;
 
 struct fyn_outbox;
 
-/* Starts the writer thread, which answers through outbox (borrowed: it must
+/* Starts the writer threads, which answer through outbox (borrowed: it must
  * outlive the pipeline). views is referenced. NULL with err on failure. */
 struct fyn_pipeline *fyn_pipeline_start(const struct fyn_pipeline_config *config,
 		struct fyn_views *views, struct fyn_outbox *outbox, char *err, size_t errlen);
-/* Stops and joins the writer; jobs still queued are freed unanswered (their
+/* Stops and joins the writers; jobs still queued are freed unanswered (their
  * clients keep them in their outbox and resubmit). */
 void fyn_pipeline_stop(struct fyn_pipeline *p);
 

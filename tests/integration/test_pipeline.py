@@ -161,6 +161,37 @@ def test_1000_events_from_4_clients_get_gap_free_seqs(postgres):
         b.destroy()
 
 
+def test_restaurants_spread_over_writers_keep_their_order(postgres):
+    """With several writers, each restaurant's events still get seqs in
+    submission order, gap-free, and different restaurants all get through."""
+    b = Broker(postgres, options={"writers": 3})
+    try:
+        rids = [f"w{i}" for i in range(8)]
+        till = b.client("staff", rids, sub="till-w")
+        sent = {rid: [] for rid in rids}
+        for n in range(400):
+            rid = rids[n % len(rids)]
+            e = event()
+            sent[rid].append(e["id"])
+            till.publish(f"fynlo/v1/in/{rid}/order/created", e)
+        acks = {}
+        deadline = time.time() + 30
+        while len(acks) < 400:
+            _, payload, _ = till.next_message(max(0.01, deadline - time.time()), f"fynlo/v1/client/{till.client_id}/ack")
+            ack = json.loads(payload)
+            acks[ack["id"]] = ack
+        for rid in rids:
+            seqs = [acks[event_id]["seq"] for event_id in sent[rid]]
+            assert seqs == list(range(1, 51)), (rid, seqs)
+        stored = postgres.query("SELECT restaurant, count(*), max(seq) FROM events WHERE restaurant LIKE 'w%%' GROUP BY 1")
+        assert sorted(stored) == [(rid, 50, 50) for rid in rids]
+        assert "writers 3" in b.read_log()
+        till.close()
+    finally:
+        b.assert_clean_exit()
+        b.destroy()
+
+
 def test_postgres_outage_answers_unavailable_then_recovers_without_restart(postgres):
     b = Broker(postgres, options={"commit_timeout_ms": 800})
     try:

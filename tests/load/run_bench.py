@@ -5,7 +5,18 @@ the plugin for every run, started through tests/integration/harness.py, then
 tools/fynsync-bench against them:
 
   throughput  8 publishers, as fast as the hub answers (window 64 each), 20 s
+  raw         the throughput scenario against plain mosquitto (no plugin, no
+              PostgreSQL, anonymous, persistence false, mosquitto.conf's
+              queue and in-flight limits): same publishers, QoS 1, payload,
+              window and duration, one subscriber; an event counts when the
+              subscriber has it (fynsync-bench --raw), so the loop is closed
   latency     8 publishers, 500 events/s in total, 20 s
+
+With --restaurants K the publishers write to K restaurants (publisher i to
+restaurant i mod K), so that the hub's writers commit in parallel; seq is
+checked per restaurant. Running throughput and raw in the same invocation
+(interleaved) gives the ratio fynsync / plain mosquitto, the figure that
+carries over to other machines.
 
 Each run gets its own PostgreSQL and broker, which are stopped and removed
 afterwards (also on failure, Ctrl-C or the overall --timeout). Results go to
@@ -43,6 +54,7 @@ import harness  # noqa: E402
 
 SCENARIOS = {
     "throughput": {"publishers": 8, "rate": 0, "window": 64},
+    "raw": {"publishers": 8, "rate": 0, "window": 64},
     "latency": {"publishers": 8, "rate": 500, "window": 64},
 }
 
@@ -108,6 +120,39 @@ class BenchBroker(harness.Broker):
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
         return path
+
+
+class RawBroker(harness.Broker):
+    """Plain mosquitto: no plugin, anonymous, mosquitto.conf's queue and
+    in-flight limits, persistence false, TCP_NODELAY."""
+
+    def __init__(self, broker_settings):
+        self.broker_settings = broker_settings
+        super().__init__(None)
+
+    def _copy_in(self, path):
+        return path
+
+    def _config(self):
+        lines = [f"{k} {v}" for k, v in self.broker_settings.items()] + [
+            "per_listener_settings false", "allow_anonymous true", "persistence false",
+            "set_tcp_nodelay true", f"listener {self.port} 127.0.0.1", "protocol mqtt",
+            "log_type error", "log_type warning", "log_type notice"]
+        path = os.path.join(self.dir, "mosquitto.conf")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        harness._chown(path)
+        return path
+
+    def start(self):
+        config = self._config()
+        log = open(self.log, "a")
+        user = {"user": harness.SERVICE_USER, "group": harness.SERVICE_USER, "extra_groups": []} if harness._is_root() else {}
+        self.process = subprocess.Popen(["/usr/sbin/mosquitto", "-c", config], stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True, **user)
+        log.close()
+        if not harness._wait_port(self.port, 20, lambda: self.process.poll() is None):
+            raise RuntimeError("plain mosquitto did not start:\n" + self.read_log())
 
 
 # ---- CPU accounting -----------------------------------------------------------
@@ -274,39 +319,47 @@ def one_run(args, name, repeat, pg_settings_wanted, broker_settings, plugin_opti
         scenario["rate"] = args.latency_rate
     duration = args.latency_duration if name == "latency" else args.throughput_duration
     rid = f"bench{name[0]}{repeat}"
+    raw = name == "raw"
     tag = f"{name}-{repeat}"
     samples = os.path.join(args.out, f"{tag}.samples")
     timeline = os.path.join(args.out, f"{tag}.timeline")
     pg = broker = None
     try:
-        pg = BenchPostgres(pg_settings_wanted)
-        broker = BenchBroker(pg, broker_settings, plugin_options)
-        settings = pg_settings(pg)
-        argv = [args.bench, "--port", str(broker.port), "--secret-file", broker.secret_file,
-                "--restaurant", rid, "--publishers", str(scenario["publishers"]),
+        if raw:
+            broker = RawBroker(broker_settings)
+            settings = {}
+        else:
+            pg = BenchPostgres(pg_settings_wanted)
+            broker = BenchBroker(pg, broker_settings, plugin_options)
+            settings = pg_settings(pg)
+        argv = [args.bench, "--port", str(broker.port)] + (["--raw"] if raw else ["--secret-file", broker.secret_file]) + [
+                "--restaurant", rid, "--restaurants", str(args.restaurants), "--publishers", str(scenario["publishers"]),
                 "--rate", str(scenario["rate"]), "--window", str(scenario["window"]),
                 "--duration", str(duration), "--warmup", str(args.warmup),
                 "--drain-timeout", str(args.drain_timeout), "--id-prefix", f"bench-{tag}",
                 "--timeline", timeline, "--samples", samples]
-        log(f"{tag}: " + " ".join(argv[:1] + argv[5:]))
+        log(f"{tag}: " + " ".join(argv[:1] + argv[3:]))
         loadavg = open("/proc/loadavg").read().split()[:3]
         broker_before = tree_cpu(broker.process.pid)
-        pg_before = tree_cpu(pg.postmaster_pid())
+        pg_before = tree_cpu(pg.postmaster_pid() if pg else None)
         machine_before = machine_cpu()
         wall_before = time.monotonic()
         rc, bench_cpu = run_bench_process(argv, os.path.join(args.out, tag), duration + args.drain_timeout + 60,
-                                          {"broker": broker.process.pid, "postgres": pg.postmaster_pid()})
+                                          {"broker": broker.process.pid, "postgres": pg.postmaster_pid() if pg else None})
         wall = time.monotonic() - wall_before
         machine_after = machine_cpu()
         broker_cpu = cpu_delta(broker_before, tree_cpu(broker.process.pid))
-        pg_cpu = cpu_delta(pg_before, tree_cpu(pg.postmaster_pid()))
+        pg_cpu = cpu_delta(pg_before, tree_cpu(pg.postmaster_pid() if pg else None))
         with open(os.path.join(args.out, f"{tag}.out")) as f:
             lines = [line for line in f.read().splitlines() if line.startswith("{")]
         if not lines:
             raise RuntimeError(f"{tag}: the bench printed no result (exit {rc})")
         result = json.loads(lines[-1])
-        wal = pg.query("SELECT wal_records, wal_bytes, wal_write, wal_sync, wal_write_time, wal_sync_time FROM pg_stat_wal")[0]
-        count, first, last = pg.query("SELECT count(*), min(seq), max(seq) FROM events WHERE restaurant = %s", rid)[0]
+        wal = pg.query("SELECT wal_records, wal_bytes, wal_write, wal_sync, wal_write_time, wal_sync_time FROM pg_stat_wal")[0] if pg else [0] * 6
+        # Per restaurant of the run: (count, first seq, last seq).
+        streams = pg.query("SELECT restaurant, count(*), min(seq), max(seq) FROM events "
+                           "WHERE restaurant = %s OR restaurant LIKE %s GROUP BY restaurant", rid, rid + "-%") if pg else []
+        count = sum(row[1] for row in streams)
         busy = (machine_after[0] - machine_before[0]) / CLK_TCK
         with open(os.path.join(args.out, f"{tag}.cpu")) as f:
             seconds = [[float(v) for v in line.split()] for line in f if not line.startswith("#")]
@@ -317,14 +370,17 @@ def one_run(args, name, repeat, pg_settings_wanted, broker_settings, plugin_opti
                       "machine_busy": round(busy, 2)},
             "other_load_pct": round(statistics.mean(row[3] for row in seconds), 1) if seconds else None,
             "other_load_pct_max": max((row[3] for row in seconds), default=None),
-            "db_rows": count, "db_seq": [first, last],
+            "db_rows": count, "db_streams": {row[0]: [row[1], row[2], row[3]] for row in streams},
             "wal": {"records": wal[0], "bytes": int(wal[1]), "writes": wal[2], "syncs": wal[3],
                     "sync_ms_mean": round(wal[5] / wal[3], 3) if wal[3] else None,
                     "write_ms_mean": round(wal[4] / wal[2], 3) if wal[2] else None},
         })
         problems = list(result.get("problems", []))
-        if count != result["accepted"] or (count and (first != 1 or last != count)):
-            problems.append(f"table holds {count} rows (seq {first}..{last}) for {result['accepted']} accepted events")
+        if pg and count != result["accepted"]:
+            problems.append(f"table holds {count} rows for {result['accepted']} accepted events")
+        for restaurant, n, first, last in streams:
+            if first != 1 or last != n:
+                problems.append(f"{restaurant}: {n} rows with seq {first}..{last}")
         if rc not in (0, 1):
             problems.append(f"bench exited with {rc}")
         result["problems"] = problems
@@ -477,27 +533,67 @@ def summarize(results):
         }
         for metric in ("submit_to_ack", "submit_to_confirmed"):
             summary[name][metric] = {p: {"median": med(lambda r: r[metric][p]), "range": rng(lambda r: r[metric][p])}
-                                     for p in ("p50_ms", "p90_ms", "p99_ms", "max_ms")}
+                                     for p in ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms")}
         summary[name]["rejected"] = sum(r["rejected"] for r in runs)
         summary[name]["unavailable"] = sum(r["unavailable"] for r in runs)
         summary[name]["problems"] = [p for r in runs for p in r["problems"]]
+        summary[name]["loadavg_1min"] = [float(r["loadavg_before"][0]) for r in runs]
+    # fynsync / plain mosquitto, each throughput run against the raw run of
+    # the same repeat (they ran one after the other).
+    raw = {r["repeat"]: r for r in by.get("raw", [])}
+    ratios = [r["accepted_per_s"] / raw[r["repeat"]]["accepted_per_s"] for r in by.get("throughput", [])
+              if r["repeat"] in raw and raw[r["repeat"]]["accepted_per_s"] > 0]
+    if ratios:
+        summary["ratio_throughput_to_raw"] = {"median": statistics.median(ratios), "range": [min(ratios), max(ratios)],
+                                              "per_repeat": [round(x, 3) for x in ratios]}
     return summary
+
+
+def print_headline(summary, machine, args):
+    """The figures that travel: fynsync against plain mosquitto, and the latency."""
+    print(f"\nmachine: {machine['cpu_model']}, {machine['cpus']} CPUs, {machine['mem_gib']} GiB; "
+          f"{machine['postgres']}; {machine['mosquitto']}; fynsync {machine['git']}")
+    durability = "fsync on, synchronous_commit on" if args.durability == "default" else "fsync OFF"
+    print(f"{args.publishers} publishers over {args.restaurants} restaurant(s), QoS 1, window {args.window}; "
+          f"PostgreSQL {durability}")
+    print("| | median | range | runs | load average (1 min) before each run |")
+    print("|---|---|---|---|---|")
+    labels = {"throughput": "fynsync: persisted + confirmed events/s", "raw": "plain mosquitto: delivered msgs/s"}
+    for name in ("throughput", "raw"):
+        if name in summary:
+            t = summary[name]
+            print(f"| {labels[name]} | {t['accepted_per_s']['median']:,.0f} | {t['accepted_per_s']['range'][0]:,.0f} – "
+                  f"{t['accepted_per_s']['range'][1]:,.0f} | {t['runs']} | {', '.join(f'{x:.2f}' for x in t['loadavg_1min'])} |")
+    if "ratio_throughput_to_raw" in summary:
+        q = summary["ratio_throughput_to_raw"]
+        print(f"| **ratio fynsync / mosquitto** (same repeat) | **{q['median']:.3f}** | {q['range'][0]:.3f} – "
+              f"{q['range'][1]:.3f} | {len(q['per_repeat'])} | |")
+    if "latency" in summary:
+        c = summary["latency"]["submit_to_confirmed"]
+        print(f"| latency at {args.latency_rate:.0f} events/s, submit -> confirmed p50 / p99 / p99.9 (ms) | "
+              f"{c['p50_ms']['median']:.2f} / {c['p99_ms']['median']:.2f} / {c['p999_ms']['median']:.2f} | "
+              f"p99 {c['p99_ms']['range'][0]:.2f} – {c['p99_ms']['range'][1]:.2f} | {summary['latency']['runs']} | "
+              f"{', '.join(f'{x:.2f}' for x in summary['latency']['loadavg_1min'])} |")
 
 
 def print_table(results):
     print("| run | accepted/s | rejected | unavailable | ack p50 / p99 (ms) | confirmed p50 | confirmed p90 "
-          "| confirmed p99 | confirmed max | seq gaps | CPU per event: postgres / broker / bench (µs) "
-          "| other load mean / max | WAL fsync mean |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| confirmed p99 | confirmed p99.9 | confirmed max | seq gaps | CPU per event: postgres / broker / bench (µs) "
+          "| other load mean / max | load avg | WAL fsync mean |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         a, c, cpu = r["submit_to_ack"], r["submit_to_confirmed"], r["cpu_s"]
         n = max(1, r["accepted"])
         target = "as fast as possible" if r["target_rate"] == 0 else f"{r['target_rate']:.0f}/s"
+        if r.get("mode") == "raw":
+            target += ", plain mosquitto"
         print(f"| {r['scenario']} #{r['repeat']} ({r['publishers']} pub, {target}) | {r['accepted_per_s']:.0f} "
               f"| {r['rejected']} | {r['unavailable']} | {a['p50_ms']:.2f} / {a['p99_ms']:.2f} "
-              f"| {c['p50_ms']:.2f} | {c['p90_ms']:.2f} | {c['p99_ms']:.2f} | {c['max_ms']:.2f} | {r['seq']['missing']} "
+              f"| {c['p50_ms']:.2f} | {c['p90_ms']:.2f} | {c['p99_ms']:.2f} | {c['p999_ms']:.2f} | {c['max_ms']:.2f} "
+              f"| {r['seq']['missing']} "
               f"| {cpu['postgres'] / n * 1e6:.0f} / {cpu['broker'] / n * 1e6:.0f} / {cpu['bench'] / n * 1e6:.0f} "
-              f"| {r['other_load_pct']}% / {r['other_load_pct_max']}% | {r['wal']['sync_ms_mean']} ms |")
+              f"| {r['other_load_pct']}% / {r['other_load_pct_max']}% | {r['loadavg_before'][0]} "
+              f"| {r['wal']['sync_ms_mean']} ms |")
 
 
 def main():
@@ -505,11 +601,12 @@ def main():
     parser.add_argument("--bench", default=os.path.join(SOURCE_DIR, "build-bench", "tools", "fynsync-bench"))
     parser.add_argument("--plugin", default=os.environ.get("FYNSYNC_PLUGIN", os.path.join(SOURCE_DIR, "build-bench", "plugin", "fynsync.so")))
     parser.add_argument("--out", default=os.path.join(SOURCE_DIR, "build-bench", "load-results"))
-    parser.add_argument("--scenarios", default="throughput,latency", help="comma-separated: throughput,latency")
+    parser.add_argument("--scenarios", default="throughput,latency", help="comma-separated: throughput,raw,latency")
     parser.add_argument("--repeat", type=int, default=1, help="runs per scenario, each on a fresh PostgreSQL and broker")
     parser.add_argument("--throughput-duration", type=float, default=20)
     parser.add_argument("--latency-duration", type=float, default=20)
-    parser.add_argument("--publishers", type=int, default=8, help="publisher connections of both scenarios")
+    parser.add_argument("--publishers", type=int, default=8, help="publisher connections of every scenario")
+    parser.add_argument("--restaurants", type=int, default=1, help="restaurants the publishers are spread over")
     parser.add_argument("--window", type=int, default=64, help="unanswered events allowed per publisher")
     parser.add_argument("--latency-rate", type=float, default=500, help="events/s of the latency scenario")
     parser.add_argument("--warmup", type=float, default=2, help="seconds at the start of each run left out of the numbers")
@@ -595,6 +692,7 @@ def main():
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(report, f, indent=2)
     print_table(results)
+    print_headline(report["summary"], report["machine"], args)
     print(json.dumps({"summary": report["summary"]}, separators=(",", ":")))
     bad = [p for r in results for p in r["problems"]]
     if bad:

@@ -27,6 +27,7 @@ static void required_paths_and_defaults(void **state)
 	assert_int_equal(cfg.max_event_bytes, 65536);
 	assert_int_equal(cfg.max_queue, 10000);
 	assert_int_equal(cfg.max_batch, 256);
+	assert_int_equal(cfg.writers, 4);
 	assert_int_equal(cfg.commit_timeout_ms, 3000);
 	assert_int_equal(cfg.max_replay, 50000);
 	assert_null(cfg.node_name);
@@ -45,12 +46,12 @@ static void each_number_lands_in_its_field(void **state)
 		OPT("max_batch", "12"), OPT("commit_timeout_ms", "1300"), OPT("max_replay", "99999999"),
 		OPT("metrics_port", "0"), OPT("alert_window", "5"), OPT("alert_min_count", "3"),
 		OPT("node_name", "node-1.eu"),
-		OPT("max_client_requests", "3"),
+		OPT("writers", "3"), OPT("max_client_requests", "4"),
 	};
 	struct fyn_config cfg;
 	char err[256];
 	(void)state;
-	assert_int_equal(fyn_config_parse(opts, 14, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(fyn_config_parse(opts, (int)(sizeof(opts) / sizeof(opts[0])), &cfg, err, sizeof(err)), 0);
 	assert_int_equal(cfg.metrics_port, 0);
 	assert_int_equal(cfg.alert_window_s, 5);
 	assert_int_equal(cfg.alert_min_count, 3);
@@ -59,9 +60,10 @@ static void each_number_lands_in_its_field(void **state)
 	assert_int_equal(cfg.max_event_bytes, 1000);
 	assert_int_equal(cfg.max_queue, 11);
 	assert_int_equal(cfg.max_batch, 12);
+	assert_int_equal(cfg.writers, 3);
 	assert_int_equal(cfg.commit_timeout_ms, 1300);
 	assert_int_equal(cfg.max_replay, 99999999);
-	assert_int_equal(cfg.max_client_requests, 3);
+	assert_int_equal(cfg.max_client_requests, 4);
 	fyn_config_clear(&cfg);
 }
 

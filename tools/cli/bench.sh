@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# tools/cli/bench.sh: `./fynsync bench [--quick] [--repeat N]`. Installs what
+# is missing, builds an optimised tree (build-bench/, RelWithDebInfo), then,
+# each run on a fresh PostgreSQL (fsync on, synchronous_commit on) and a
+# fresh broker on free ports (tests/load/run_bench.py, interleaved):
+#   throughput  8 publishers over 4 restaurants, window 250 each, 30 s,
+#               persisted and confirmed events/s
+#   raw         the same load against plain mosquitto (no plugin,
+#               persistence false, QoS 1, one subscriber, closed loop)
+#   latency     2,000 events/s paced: submit -> confirmed p50/p99/p99.9
+# and a replay of 100,000 missed events to one resuming client
+# (tests/load/run_replay_bench.py). Prints the machine, every run, the
+# medians, and the ratio fynsync / mosquitto of the same repeat. Results
+# under build-bench/bench-results and build-bench/replay-results. Exit 1 if
+# any run lost, duplicated or reordered anything.
+#
+#   --quick      5 s runs, one repeat, a 20,000-event replay (a smoke test)
+#   --repeat N   runs per scenario (default 3; the figures are medians)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+repeat=3
+quick=()
+while [ $# -gt 0 ]; do
+	case "$1" in
+		--quick) quick=(--quick); repeat=1 ;;
+		--repeat) [ $# -ge 2 ] || die "--repeat needs a number"; repeat="$2"; shift ;;
+		*) die "unknown option $1 (./fynsync bench [--quick] [--repeat N])" ;;
+	esac
+	shift
+done
+[[ "$repeat" =~ ^[1-9][0-9]*$ ]] || die "--repeat needs a positive number, not '$repeat'"
+
+"$CLI/install.sh"
+dir="$ROOT/build-bench"
+say "building $dir (RelWithDebInfo)"
+build_into "$dir"
+
+say "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+rc=0
+"$ROOT/tests/load/run_bench.py" "${quick[@]}" --repeat "$repeat" \
+	--bench "$dir/tools/fynsync-bench" --plugin "$dir/plugin/fynsync.so" --out "$dir/bench-results" \
+	--scenarios throughput,raw,latency --publishers 8 --restaurants 4 --window 250 \
+	--throughput-duration 30 --latency-rate 2000 --latency-duration 20 || rc=$?
+"$ROOT/tests/load/run_replay_bench.py" "${quick[@]}" --repeat "$repeat" --scenarios replay \
+	--replay-bench "$dir/tools/fynsync-replay-bench" --bench "$dir/tools/fynsync-bench" \
+	--plugin "$dir/plugin/fynsync.so" --out "$dir/replay-results" >"$dir/replay-results.txt" || rc=$?
+python3 - "$dir/replay-results/results.json" <<'EOF_PY' || rc=1
+import json, sys
+s = json.load(open(sys.argv[1]))["summary"]["replay"]
+print(f"| replay of the missed events to one client, request -> replay.done (s) | {s['replay_s']['median']:.2f} "
+      f"| {s['replay_s']['range'][0]:.2f} – {s['replay_s']['range'][1]:.2f} | {s['runs']} "
+      f"| {s['events_per_s']['median']:,.0f} events/s |")
+EOF_PY
+say "load average after: $(cut -d' ' -f1-3 /proc/loadavg); every run: $dir/bench-results/results.json, $dir/replay-results/results.json"
+exit $rc
