@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 long long fyn_now_ms(void);   /* CLOCK_MONOTONIC, in ms */
+long long fyn_now_us(void);   /* CLOCK_MONOTONIC, in µs: for durations (store commit times) */
 long long fyn_wall_ms(void);  /* CLOCK_REALTIME, in ms: for comparing with timestamps */
 
 /* Waits on cond (lock held) for up to ms milliseconds or until *stopping

@@ -94,13 +94,13 @@ static unsigned long long clients_jobs(struct fyn_job *const *jobs, size_t count
 }
 
 /* The writer's store call in progress (started_ms 0: it ended, after
- * committed_ms when it committed, for the commit histogram). */
-static void note_call(struct fyn_writer *w, long long started_ms, long long committed_ms)
+ * committed_us when it committed, for the commit histogram). */
+static void note_call(struct fyn_writer *w, long long started_ms, long long committed_us)
 {
 	pthread_mutex_lock(&w->p->lock);
 	w->call_started_ms = started_ms;
-	if (committed_ms >= 0) {
-		fyn_histogram_observe(&w->p->stats.store_commit, (double)committed_ms / 1000.0);
+	if (committed_us >= 0) {
+		fyn_histogram_observe(&w->p->stats.store_commit, (double)committed_us / 1e6);
 	}
 	pthread_mutex_unlock(&w->p->lock);
 }
@@ -284,10 +284,10 @@ static enum attempt_outcome attempt(struct fyn_writer *w, struct fyn_job **jobs,
 		for (size_t i = 0; i < count; i++) {
 			jobs[i]->attempts++;
 		}
-		long long append_started = fyn_now_ms();
+		long long append_started_us = fyn_now_us();
 		status = fyn_store_append(w->store, text, &result, sqlstate, err, sizeof(err));
 		free(text);
-		note_call(w, 0, status == FYN_STORE_OK ? fyn_now_ms() - append_started : -1);
+		note_call(w, 0, status == FYN_STORE_OK ? fyn_now_us() - append_started_us : -1);
 	} else {
 		note_call(w, 0, -1);
 	}
