@@ -4,9 +4,10 @@
  * Publishes what the writer and readers finished (publish.c; their wake
  * signal makes the tick come at once), answers `unavailable` for queued jobs past their
  * deadline, disconnects clients whose token has expired, saves durable
- * cursors, takes the metrics' sample (hub_metrics.c: alerts, the HTTP
- * snapshot, the retained fynlo/v1/sys/metrics) and resubmits alert events
- * the store has not taken yet (hub_alerts.c).
+ * cursors, forgets offline sessions mosquitto is done with (sessions.h),
+ * takes the metrics' sample (hub_metrics.c: alerts, the HTTP snapshot, the
+ * retained fynlo/v1/sys/metrics) and resubmits alert events the store has
+ * not taken yet (hub_alerts.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@ int fyn_on_tick(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)event_data;
 	fyn_auth_reload_finished();
+	fyn_sessions_end_closing(&hub->sessions);
 	fyn_hub_drain_completions(hub);
 	answer_expired_jobs(hub, now_ms);
 	fyn_durable_flush(hub, now_ms);

@@ -493,9 +493,13 @@ static void *reader_main(void *arg)
 {
 	struct reader_thread *t = arg;
 	struct fyn_read_request *r;
-	char err[512];
 
-	fyn_store_connect(t->store, err, sizeof(err));   /* early; requests retry anyway */
+	if (t == &t->reader->threads[0]) {
+		/* early, so the first request does not pay for it; the other
+		 * threads connect on their first request (requests retry anyway) */
+		char err[512];
+		fyn_store_connect(t->store, err, sizeof(err));
+	}
 	while ((r = next_request(t)) != NULL) {
 		switch (r->kind) {
 		case FYN_READ_RESUME:

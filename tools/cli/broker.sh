@@ -38,13 +38,19 @@ render_config() {
 # until its parent reaps it (forever under a PID 1 that does not reap), and
 # a pid can be reused: neither is a running broker.
 broker_pid() {
-	local pid state
+	local pid
 	pid=$(cat "$PID_FILE" 2>/dev/null) || return 1
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	state=$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$pid/stat" 2>/dev/null) || return 1
-	[[ $state != [ZX] ]] || return 1
+	pid_alive "$pid" || return 1
 	[[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == "$MOSQUITTO -c $CONFIG " ]] || return 1
 	echo "$pid"
+}
+
+# pid_alive PID: the process exists and is not a zombie, whatever it runs.
+pid_alive() {
+	local state
+	state=$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+	[[ $state != [ZX] ]]
 }
 
 # The TLS listeners need a certificate: the local one of `certs` unless
@@ -63,17 +69,8 @@ all_listening() {
 	for name in "${PORTS[@]}"; do port_open "${!name}" || return 1; done
 }
 
-# Just after the start the pid file names setpriv/setsid on its way to
-# exec mosquitto: alive (not a zombie) is a broker still starting.
-started_alive() {
-	local pid state
-	pid=$(cat "$PID_FILE" 2>/dev/null) || return 1
-	state=$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$pid/stat" 2>/dev/null) || return 1
-	[[ $state != [ZX] ]]
-}
-
 broker_start() {
-	local pid i name
+	local pid name
 	if pid=$(broker_pid); then say "broker already running (pid $pid)"; return 0; fi
 	[ -f "$FYNSYNC_PLUGIN" ] || die "not built yet: run ./fynsync build (or ./fynsync up)"
 	for name in "${PORTS[@]}"; do
@@ -90,13 +87,17 @@ broker_start() {
 	local drop=()
 	is_root && drop=(setpriv --reuid="$RUN_USER" --regid="$RUN_USER" --init-groups)
 	(cd "$VAR"; "${drop[@]}" setsid "$MOSQUITTO" -c "$CONFIG" >>"$LOG" 2>&1 </dev/null & echo $! > "$PID_FILE")
-	for i in $(seq 1 100); do
-		broker_pid >/dev/null || started_alive || { tail -n 20 "$LOG" >&2; die "the broker exited while starting (log above, $LOG)"; }
-		grep -q "fynsync: ready" "$LOG" && all_listening && return 0
+	pid=$(cat "$PID_FILE")
+	for _ in $(seq 1 100); do
+		# Until setpriv and setsid have exec'd mosquitto (slow on a loaded
+		# machine), the pid runs one of them: only its end is a failure.
+		pid_alive "$pid" || { tail -n 20 "$LOG" >&2; die "the broker exited while starting (log above, $LOG)"; }
+		broker_pid >/dev/null && grep -q "fynsync: ready" "$LOG" && all_listening && return 0
 		sleep 0.1
 	done
+	kill -9 "$pid" 2>/dev/null || true
 	tail -n 20 "$LOG" >&2
-	die "the broker did not accept connections on every port (${PORTS[*]}) within 10 s"
+	die "the broker did not accept connections on every port (${PORTS[*]}) within 10 s; stopped it (log above, $LOG)"
 }
 
 broker_stop() {
