@@ -12,24 +12,45 @@
 #include "timestamp.h"
 #include "topics.h"
 
+/* Appends text of length len to *buf (size *cap, *used in use). */
+static bool append(char **buf, size_t *cap, size_t *used, const char *text, size_t len)
+{
+	if (*used + len + 1 > *cap) {
+		size_t cap2 = (*used + len + 1) * 2;
+		char *grown = realloc(*buf, cap2);
+		if (!grown) {
+			return false;
+		}
+		*buf = grown;
+		*cap = cap2;
+	}
+	memcpy(*buf + *used, text, len);
+	*used += len;
+	(*buf)[*used] = '\0';
+	return true;
+}
+
+/* Each element's text with its closing brace replaced by idx and retry:
+ * the element is an object the hub built, without either key. */
 char *fyn_batch_text(struct fyn_job *const *jobs, size_t count)
 {
-	json_t *array = json_array();
+	size_t cap = 0, used = 0;
 	char *text = NULL;
-	bool ok = array != NULL;
+	bool ok = append(&text, &cap, &used, "[", 1);
 
-	/* The element itself, not a copy: idx and retry are set again for every
-	 * batch the job goes into, and nothing else reads them. */
 	for (size_t i = 0; ok && i < count; i++) {
-		json_t *element = jobs[i]->element;
-		ok = json_object_set_new(element, "idx", json_integer((json_int_t)i)) == 0
-			&& json_object_set_new(element, "retry", json_boolean(jobs[i]->attempts > 0)) == 0
-			&& json_array_append(array, element) == 0;
+		const char *element = jobs[i]->element;
+		size_t len = strlen(element);
+		char tail[64];
+		int n = snprintf(tail, sizeof(tail), "%s\"idx\":%zu,\"retry\":%s}", len > 2 ? "," : "", i,
+				jobs[i]->attempts > 0 ? "true" : "false");
+		ok = len >= 2 && element[len - 1] == '}' && (i == 0 || append(&text, &cap, &used, ",", 1))
+			&& append(&text, &cap, &used, element, len - 1) && append(&text, &cap, &used, tail, (size_t)n);
 	}
-	if (ok) {
-		text = json_dumps(array, JSON_COMPACT);
+	if (!ok || !append(&text, &cap, &used, "]", 1)) {
+		free(text);
+		return NULL;
 	}
-	json_decref(array);
 	return text;
 }
 

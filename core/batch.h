@@ -33,8 +33,8 @@ void fyn_append_result_clear(struct fyn_append_result *result);
 
 /* The JSON array fynsync_append takes: each job's element plus its index
  * and, for a job that may already have reached the store, "retry": true so
- * the store hands the event back for fan-out (both set on the job's element
- * itself). malloc'd; NULL on OOM. */
+ * the store hands the event back for fan-out (both written into the
+ * element's text). malloc'd; NULL on OOM. */
 char *fyn_batch_text(struct fyn_job *const *jobs, size_t count);
 
 /* Adds to out, in the store's order, the ack for every job and one publish

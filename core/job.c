@@ -14,16 +14,17 @@ struct fyn_job *fyn_job_new(const char *client_id, const char *sub, const char *
 		long long deadline_ms)
 {
 	struct fyn_job *job = calloc(1, sizeof(*job));
-	if (!job || !(job->client_id = strdup(client_id)) || !(job->sub = strdup(sub))) {
-		if (job) {
-			free(job->client_id);
-		}
-		free(job);
+	const char *restaurant = json_string_value(json_object_get(element, "restaurant"));
+
+	if (!job || !(job->client_id = strdup(client_id)) || !(job->sub = strdup(sub))
+			|| !(job->restaurant = strdup(restaurant ? restaurant : ""))
+			|| !json_is_object(element) || !(job->element = json_dumps(element, JSON_COMPACT))) {
+		fyn_job_free(job);
 		json_decref(element);
 		return NULL;
 	}
+	json_decref(element);
 	snprintf(job->id, sizeof(job->id), "%s", id);
-	job->element = element;
 	job->deadline_ms = deadline_ms;
 	return job;
 }
@@ -31,7 +32,8 @@ struct fyn_job *fyn_job_new(const char *client_id, const char *sub, const char *
 void fyn_job_free(struct fyn_job *job)
 {
 	if (job) {
-		json_decref(job->element);
+		free(job->element);
+		free(job->restaurant);
 		free(job->client_id);
 		free(job->sub);
 		free(job);

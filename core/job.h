@@ -28,7 +28,9 @@ struct fyn_job {
 	char *client_id;        /* who gets the ack */
 	char *sub;              /* ... as long as that client id is still this user's connection */
 	char id[80];            /* the submitted event id, for the ack */
-	json_t *element;        /* owned: the batch element (envelope + restaurant, created_by, client_id) */
+	char *element;          /* owned: the batch element (envelope + restaurant, created_by, client_id)
+	                         * as compact JSON text, made once on the thread that built it */
+	char *restaurant;       /* owned: the element's restaurant ("" when it has none) */
 	long long deadline_ms;  /* monotonic: past it the answer is unavailable */
 	long long received_ms;  /* wall clock: when the hub took the submission (delivery latency) */
 	int attempts;           /* append calls that may have reached the store */
@@ -61,7 +63,9 @@ struct fyn_completion {
 	void *after_publish_arg;
 };
 
-/* Takes ownership of element. NULL on OOM (element is then freed). */
+/* Takes ownership of element, serialises it and frees it, so its memory
+ * goes back on the thread that allocated it. NULL on OOM (element is then
+ * freed). */
 struct fyn_job *fyn_job_new(const char *client_id, const char *sub, const char *id, json_t *element,
 		long long deadline_ms);
 void fyn_job_free(struct fyn_job *job);

@@ -460,9 +460,9 @@ void fyn_pipeline_stop(struct fyn_pipeline *p)
 /* FNV-1a of the job's restaurant: one restaurant, one writer. */
 static struct fyn_writer *writer_for(struct fyn_pipeline *p, const struct fyn_job *job)
 {
-	const char *r = json_string_value(json_object_get(job->element, "restaurant"));
+	const char *r = job->restaurant;
 	unsigned long long h = 1469598103934665603ULL;
-	for (; r && *r; r++) {
+	for (; *r; r++) {
 		h = (h ^ (unsigned char)*r) * 1099511628211ULL;
 	}
 	return &p->writers[h % p->writer_count];
