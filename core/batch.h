@@ -43,7 +43,16 @@ int fyn_batch_answer(struct fyn_job *const *jobs, size_t count,
 		const struct fyn_append_result *result, const struct fyn_views *views,
 		struct fyn_completion *out);
 
-/* Publishes of one stored event (JSON text), one per view. */
+/* How the store answered a batch's jobs (the hub's own jobs left out). */
+struct fyn_answer_tally {
+	unsigned long long accepted, conflicts, rejected;
+};
+
+void fyn_batch_tally(struct fyn_job *const *jobs, size_t count, const struct fyn_append_result *result,
+		struct fyn_answer_tally *out);
+
+/* Publishes of one stored event (JSON text), one per view; the first
+ * carries the event's created_at as created_ms. */
 int fyn_fanout_event(const char *event_text, const struct fyn_views *views,
 		struct fyn_completion *out);
 

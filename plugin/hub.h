@@ -3,8 +3,9 @@
  *
  * Six threads run beside the broker's: the writer (workers/pipeline.c),
  * two readers of two threads each (workers/reader.c: replays; snapshots and
- * durable state) and the outbox's waker (workers/outbox.c). None of them
- * touches anything here: they take work through their own locked queues and
+ * durable state), the outbox's waker (workers/outbox.c) and the metrics
+ * endpoint's HTTP thread (workers/metrics_http.c). None of them touches
+ * anything here: they take work through their own locked queues and
  * answer through the outbox, which only the broker thread drains (publish.c). The views are
  * shared with them by reference count (views.h). docs/architecture.md has
  * the picture.
@@ -18,6 +19,9 @@
 #include "acl.h"
 #include "clock.h"
 #include "config.h"
+#include "hub_alerts.h"
+#include "hub_metrics.h"
+#include "nodes.h"
 #include "outbox.h"
 #include "pipeline.h"
 #include "reader.h"
@@ -39,7 +43,10 @@ struct fyn_hub {
 	struct fyn_reader *lookups;     /* reader for snapshots and durable state, so a long
 	                                 * replay never delays them */
 	long long next_expiry_check_ms;
-	long long next_metrics_ms;
+	struct fyn_hub_metrics metrics; /* hub_metrics.c; its HTTP thread gets copies only */
+	struct fyn_hub_alerts alerts;   /* hub_alerts.c */
+	json_t *presence;               /* {topic: payload}: this node's presence messages (presence.c) */
+	struct fyn_hub_nodes nodes;     /* the other nodes' metrics, alerts and presence (nodes.c) */
 	json_t *durable_ops;            /* client state changes not yet saved (durable.c) */
 	long long next_durable_flush_ms;
 };
