@@ -9,6 +9,7 @@
 
 #include "ack.h"
 #include "redact.h"
+#include "timestamp.h"
 #include "topics.h"
 
 /* Appends text of length len to *buf (size *cap, *used in use). */
@@ -57,6 +58,9 @@ int fyn_fanout_event(const json_t *event, const struct fyn_views *views, struct 
 {
 	const char *restaurant = json_string_value(json_object_get(event, "restaurant"));
 	const char *type = json_string_value(json_object_get(event, "event_type"));
+	const char *created_at = json_string_value(json_object_get(event, "created_at"));
+	size_t first = out->message_count;
+	long long created_ms = 0;
 	int rc = restaurant && type ? 0 : -1;
 
 	for (size_t i = 0; rc == 0 && i < views->count; i++) {
@@ -64,6 +68,9 @@ int fyn_fanout_event(const json_t *event, const struct fyn_views *views, struct 
 		rc = fyn_completion_add(out, NULL, NULL, fyn_event_topic(restaurant, view->name, type),
 				fyn_redacted_event_text(event, (const char *const *)view->removed_keys,
 					view->removed_count));
+	}
+	if (rc == 0 && out->message_count > first && created_at && fyn_timestamp_parse_ms(created_at, &created_ms) == 0) {
+		out->messages[first].created_ms = created_ms;
 	}
 	return rc;
 }
@@ -141,6 +148,32 @@ int fyn_batch_answer(struct fyn_job *const *jobs, size_t count,
 	}
 	free(answered);
 	return rc;
+}
+
+void fyn_batch_tally(struct fyn_job *const *jobs, size_t count, const struct fyn_append_result *result,
+		struct fyn_answer_tally *out)
+{
+	bool *seen = calloc(count ? count : 1, sizeof(bool));
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; seen && i < result->count; i++) {
+		const struct fyn_append_row *row = &result->rows[i];
+		if (row->idx < 0 || (size_t)row->idx >= count || seen[row->idx]) {
+			continue;
+		}
+		seen[row->idx] = true;
+		if (jobs[row->idx]->from_hub) {
+			continue;
+		}
+		if (strcmp(row->status, "accepted") == 0) {
+			out->accepted++;
+		} else if (row->code && strcmp(row->code, "conflict") == 0) {
+			out->conflicts++;
+		} else {
+			out->rejected++;
+		}
+	}
+	free(seen);
 }
 
 void fyn_append_result_clear(struct fyn_append_result *result)

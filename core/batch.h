@@ -44,8 +44,17 @@ char *fyn_batch_text(struct fyn_job *const *jobs, size_t count);
 int fyn_batch_answer(struct fyn_job *const *jobs, size_t count,
 		const struct fyn_append_result *result, struct fyn_completion *out);
 
-/* Publishes of one stored event, one per view. -1 on OOM or when the event
- * has no restaurant or event_type. */
+/* How the store answered a batch's jobs (the hub's own jobs left out). */
+struct fyn_answer_tally {
+	unsigned long long accepted, conflicts, rejected;
+};
+
+void fyn_batch_tally(struct fyn_job *const *jobs, size_t count, const struct fyn_append_result *result,
+		struct fyn_answer_tally *out);
+
+/* Publishes of one stored event, one per view; the first carries the
+ * event's created_at as created_ms. -1 on OOM or when the event has no
+ * restaurant or event_type. */
 int fyn_fanout_event(const json_t *event, const struct fyn_views *views, struct fyn_completion *out);
 
 /* Decides whether a replayed event's topic goes to the client. */

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "token.h"
+
 enum number_type { AS_INT, AS_SIZE, AS_LONG_LONG };
 
 /* A numeric plugin_opt_*: its bounds and where it goes in fyn_config. */
@@ -55,6 +57,9 @@ static const struct number_option numbers[] = {
 	{ "writers", 1, 64, offsetof(struct fyn_config, writers), AS_SIZE },
 	{ "commit_timeout_ms", 100, 600000, offsetof(struct fyn_config, commit_timeout_ms), AS_INT },
 	{ "max_replay", 1, 100000000, offsetof(struct fyn_config, max_replay), AS_LONG_LONG },
+	{ "metrics_port", 0, 65535, offsetof(struct fyn_config, metrics_port), AS_INT },
+	{ "alert_window", 1, 3600, offsetof(struct fyn_config, alert_window_s), AS_INT },
+	{ "alert_min_count", 1, 1000000, offsetof(struct fyn_config, alert_min_count), AS_INT },
 	{ "max_client_requests", 1, 100000, offsetof(struct fyn_config, max_client_requests), AS_SIZE },
 };
 
@@ -77,6 +82,7 @@ static char **string_slot(struct fyn_config *cfg, const char *key)
 	if (strcmp(key, "jwt_issuer") == 0) return &cfg->jwt_issuer;
 	if (strcmp(key, "jwt_audience") == 0) return &cfg->jwt_audience;
 	if (strcmp(key, "acl_file") == 0) return &cfg->acl_file;
+	if (strcmp(key, "node_name") == 0) return &cfg->node_name;
 	return NULL;
 }
 
@@ -119,6 +125,9 @@ int fyn_config_parse(const struct fyn_option *options, int count, struct fyn_con
 	cfg->writers = 4;
 	cfg->commit_timeout_ms = 3000;
 	cfg->max_replay = 50000;
+	cfg->metrics_port = 9464;
+	cfg->alert_window_s = 60;
+	cfg->alert_min_count = 20;
 	cfg->max_client_requests = 8;
 	if (!set_string(&cfg->jwt_alg, "HS256", err, errlen)) {
 		return -1;
@@ -128,8 +137,30 @@ int fyn_config_parse(const struct fyn_option *options, int count, struct fyn_con
 			return -1;
 		}
 	}
+	if (cfg->node_name && !fyn_client_id_is_valid(cfg->node_name)) {
+		snprintf(err, errlen, "plugin_opt_node_name must match [A-Za-z0-9._-]{1,64} (it appears in topics)");
+		return -1;
+	}
 	return require(cfg->db, "db_conninfo", err, errlen) && require(cfg->jwt_key_file, "jwt_key_file", err, errlen)
 		&& require(cfg->acl_file, "acl_file", err, errlen) ? 0 : -1;
+}
+
+void fyn_node_name_from_host(const char *host, char out[FYN_NODE_NAME_MAX + 1])
+{
+	size_t n = 0;
+	for (; n < FYN_NODE_NAME_MAX && host[n]; n++) {
+		char c = host[n];
+		bool allowed = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+			|| c == '.' || c == '_' || c == '-';
+		out[n] = '-';
+		if (allowed) {
+			out[n] = c;
+		}
+	}
+	out[n] = '\0';
+	if (n == 0) {
+		snprintf(out, FYN_NODE_NAME_MAX + 1, "hub");
+	}
 }
 
 void fyn_config_clear(struct fyn_config *cfg)
@@ -140,5 +171,6 @@ void fyn_config_clear(struct fyn_config *cfg)
 	free(cfg->jwt_issuer);
 	free(cfg->jwt_audience);
 	free(cfg->acl_file);
+	free(cfg->node_name);
 	memset(cfg, 0, sizeof(*cfg));
 }

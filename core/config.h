@@ -30,12 +30,22 @@ struct fyn_config {
 	size_t writers;            /* plugin_opt_writers: writer threads and connections, default 4 */
 	int commit_timeout_ms;     /* plugin_opt_commit_timeout_ms: default 3000 */
 	long long max_replay;      /* plugin_opt_max_replay: default 50000 */
+	char *node_name;           /* plugin_opt_node_name: [A-Za-z0-9._-]{1,64}; NULL: the host's name */
+	int metrics_port;          /* plugin_opt_metrics_port: GET /metrics, default 9464; 0 disables */
+	int alert_window_s;        /* plugin_opt_alert_window: seconds, default 60 */
+	int alert_min_count;       /* plugin_opt_alert_min_count: default 20 */
 	size_t max_client_requests;   /* plugin_opt_max_client_requests: per client and reader, default 8 */
 };
+
+#define FYN_NODE_NAME_MAX 64
 
 /* Fills cfg from options. Returns 0, or -1 with err naming the option. */
 int fyn_config_parse(const struct fyn_option *options, int count, struct fyn_config *cfg,
 		char *err, size_t errlen);
 void fyn_config_clear(struct fyn_config *cfg);
+
+/* The default node name from a host name: its characters outside
+ * [A-Za-z0-9._-] become '-', cut to FYN_NODE_NAME_MAX; "hub" when empty. */
+void fyn_node_name_from_host(const char *host, char out[FYN_NODE_NAME_MAX + 1]);
 
 #endif

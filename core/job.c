@@ -77,6 +77,8 @@ int fyn_completion_add(struct fyn_completion *c, const char *client_id, const ch
 	m->owner_sub = sub_copy;
 	m->topic = topic;
 	m->payload = payload;
+	m->created_ms = 0;
+	m->received_ms = 0;
 	return 0;
 }
 

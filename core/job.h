@@ -10,6 +10,7 @@
 #define FYNSYNC_JOB_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct fyn_work_key;
@@ -31,7 +32,9 @@ struct fyn_job {
 	                         * as compact JSON text, made once on the thread that built it */
 	char *restaurant;       /* owned: the element's restaurant ("" when it has none) */
 	long long deadline_ms;  /* monotonic: past it the answer is unavailable */
+	long long received_ms;  /* wall clock: when the hub took the submission (delivery latency) */
 	int attempts;           /* append calls that may have reached the store */
+	bool from_hub;          /* the hub's own event (an alert): not counted as a client's submission */
 };
 
 /* How serious a log line from another thread is; the broker thread writes
@@ -43,6 +46,10 @@ struct fyn_outgoing {
 	char *owner_sub;        /* with client_id: dropped unless that client is still this sub */
 	char *topic;
 	char *payload;
+	/* Set on the first message of a confirmed event's fan-out (wall clock
+	 * ms, 0 when unknown), for the latency metrics: */
+	long long created_ms;   /* the event's created_at */
+	long long received_ms;  /* when this node took the submission */
 };
 
 struct fyn_completion {

@@ -84,16 +84,8 @@ static int check_offline(struct fyn_hub *hub, const struct mosquitto_evt_acl_che
 	}
 }
 
-int fyn_on_acl_check(int event, void *event_data, void *userdata)
+static int decide(struct fyn_hub *hub, struct fyn_session *session, const struct mosquitto_evt_acl_check *ed)
 {
-	struct mosquitto_evt_acl_check *ed = event_data;
-	struct fyn_hub *hub = userdata;
-	struct fyn_session *session = fyn_sessions_find(&hub->sessions, ed->client);
-
-	(void)event;
-	if (!session) {
-		return check_offline(hub, ed);
-	}
 	switch (ed->access) {
 	case MOSQ_ACL_READ:
 		return check_read(hub, session, ed);
@@ -108,4 +100,17 @@ int fyn_on_acl_check(int event, void *event_data, void *userdata)
 	default:
 		return MOSQ_ERR_ACL_DENIED;
 	}
+}
+
+int fyn_on_acl_check(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_acl_check *ed = event_data;
+	struct fyn_hub *hub = userdata;
+	struct fyn_session *session = fyn_sessions_find(&hub->sessions, ed->client);
+	int rc;
+
+	(void)event;
+	rc = session ? decide(hub, session, ed) : check_offline(hub, ed);
+	hub->metrics.acl_denials += rc == MOSQ_ERR_ACL_DENIED;
+	return rc;
 }

@@ -19,8 +19,9 @@
 #include "presence.h"
 #include "session_info.h"
 
-static int refuse(const char *client_id, const char *address, const char *reason)
+static int refuse(struct fyn_hub *hub, const char *client_id, const char *address, const char *reason)
 {
+	hub->metrics.auth_failures++;
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "fynsync: refused connection from %s (client id '%.64s'): %s.",
 			address ? address : "?", client_id ? client_id : "", reason);
 	return MOSQ_ERR_AUTH;
@@ -36,7 +37,7 @@ static void clear_taken_over_presence(struct fyn_hub *hub, const void *client, c
 	struct fyn_session *previous = fyn_sessions_find_by_id(&hub->sessions, client_id);
 
 	if (previous && previous->client != client) {
-		fyn_presence_clear(previous);
+		fyn_presence_clear(hub, previous);
 	}
 }
 
@@ -93,6 +94,7 @@ int fyn_on_basic_auth(int event, void *event_data, void *userdata)
 	struct fyn_claims claims;
 	struct fyn_session *session;
 	char reason[256];
+	bool took_over;
 
 	(void)event;
 	if (reload_recheck) {
@@ -109,31 +111,33 @@ int fyn_on_basic_auth(int event, void *event_data, void *userdata)
 		}
 	}
 	if (!client_id || !fyn_client_id_is_valid(client_id)) {
-		return refuse(client_id, address, "client id must match [A-Za-z0-9._-]{1,64}");
+		return refuse(hub, client_id, address, "client id must match [A-Za-z0-9._-]{1,64}");
 	}
 	if (!ed->password) {
-		return refuse(client_id, address, "no token: the MQTT password must be a JWT");
+		return refuse(hub, client_id, address, "no token: the MQTT password must be a JWT");
 	}
 	if (fyn_token_verify(&hub->tokens, ed->password, ed->username, time(NULL), &claims,
 			reason, sizeof(reason)) != 0) {
-		return refuse(client_id, address, reason);
+		return refuse(hub, client_id, address, reason);
 	}
 	if (held_by_another_user(hub, ed->client, client_id, claims.sub)) {
 		fyn_claims_clear(&claims);
-		return refuse(client_id, address, "the client id is in use by a connection of another user (sub)");
+		return refuse(hub, client_id, address, "the client id is in use by a connection of another user (sub)");
 	}
 	/* Anonymous clients are dropped by mosquitto on reload; a token-only
 	 * MQTT 5 client takes its sub as username so it survives reloads. */
 	if (!ed->username && mosquitto_set_username(ed->client, claims.sub) != MOSQ_ERR_SUCCESS) {
 		fyn_claims_clear(&claims);
-		return refuse(client_id, address, "out of memory");
+		return refuse(hub, client_id, address, "out of memory");
 	}
+	took_over = fyn_sessions_find_by_id(&hub->sessions, client_id) != NULL;
 	clear_taken_over_presence(hub, ed->client, client_id);
 	session = fyn_sessions_put(&hub->sessions, ed->client, client_id, &claims);
 	if (!session) {
-		return refuse(client_id, address, "out of memory");
+		return refuse(hub, client_id, address, "out of memory");
 	}
-	fyn_presence_announce(session);
+	fyn_metrics_connected(hub, client_id, took_over);
+	fyn_presence_announce(hub, session);
 	fyn_session_info_publish(hub, session);
 	fyn_durable_on_connect(hub, session, mosquitto_client_clean_session(ed->client));
 	return MOSQ_ERR_SUCCESS;
@@ -158,12 +162,13 @@ int fyn_on_disconnect(int event, void *event_data, void *userdata)
 	if (!session) {
 		return MOSQ_ERR_SUCCESS;
 	}
+	fyn_metrics_disconnected(hub, session->client_id, ed->reason);
 	fyn_durable_on_disconnect(hub, session);
 	if (!fyn_session_is_current(&hub->sessions, session)) {
 		fyn_sessions_remove(&hub->sessions, session);
 		return MOSQ_ERR_SUCCESS;
 	}
-	fyn_presence_clear(session);
+	fyn_presence_clear(hub, session);
 	fyn_session_info_clear(session);
 	if (fyn_sessions_park(&hub->sessions, session, mosquitto_keeps_acting(ed->client, session)) > 0) {
 		mosquitto_log_printf(MOSQ_LOG_WARNING, "fynsync: more than %d offline sessions: forgot the identity of "

@@ -79,11 +79,11 @@ static void refresh_token(struct fyn_hub *hub, struct fyn_session *session, cons
 	 * clears the restaurants of the token in force then). */
 	moved = !same_restaurants(&session->claims, &claims) && fyn_session_is_current(&hub->sessions, session);
 	if (moved) {
-		fyn_presence_clear(session);
+		fyn_presence_clear(hub, session);
 	}
 	fyn_session_replace_claims(session, &claims);
 	if (moved) {
-		fyn_presence_announce(session);
+		fyn_presence_announce(hub, session);
 	}
 	answer_token(session->client_id, NULL);
 	fyn_session_info_publish(hub, session);
@@ -119,14 +119,20 @@ static int readable_view(struct fyn_hub *hub, const struct fyn_session *session,
 static bool submit_read(struct fyn_hub *hub, const struct fyn_session *session, const char *verb,
 		const char *stream, struct fyn_read_request *request)
 {
+	bool snapshot = request && request->kind == FYN_READ_SNAPSHOT;   /* the request is the reader's once submitted */
 	int rc;
 
 	if (!request) {
 		stream_error(session->client_id, verb, FYN_CONTROL_UNAVAILABLE, stream, "hub out of memory; retry later");
 		return false;
 	}
-	rc = fyn_reader_submit(request->kind == FYN_READ_SNAPSHOT ? hub->lookups : hub->replays, request);
+	rc = fyn_reader_submit(snapshot ? hub->lookups : hub->replays, request);
 	if (rc == FYN_PUSH_OK) {
+		if (snapshot) {
+			hub->metrics.snapshots++;
+		} else {
+			hub->metrics.replays++;
+		}
 		return true;
 	}
 	fyn_read_request_free(request);

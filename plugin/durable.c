@@ -51,6 +51,7 @@ static void request_auto_resume(struct fyn_hub *hub, struct fyn_session *session
 	}
 	r = fyn_read_request_new(FYN_READ_AUTO_RESUME, session->client_id, session->claims.sub, "", hub->views, (size_t)view);
 	if (r && (r->identity = fyn_session_identity_json(session)) && fyn_reader_submit(hub->replays, r) == 0) {
+		hub->metrics.replays++;
 		return;
 	}
 	fyn_read_request_free(r);

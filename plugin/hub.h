@@ -2,11 +2,12 @@
  * hub.h: the plugin's state, owned by the broker thread.
  *
  * Threads beside the broker's: the writers (workers/pipeline.c, one per
- * `writers`), two readers of two threads each (workers/reader.c: replays; snapshots and
- * durable state), the fan-out follower (workers/fanout.c) and the outbox's
- * waker (workers/outbox.c). None of them touches anything here: they take
- * work through their own locked queues and answer through the outbox, which
- * only the broker thread drains (publish.c). The views are
+ * `writers`), two readers of two threads each (workers/reader.c: replays;
+ * snapshots and durable state), the fan-out follower (workers/fanout.c),
+ * the outbox's waker (workers/outbox.c) and the metrics endpoint's HTTP
+ * thread (workers/metrics_http.c). None of them touches anything here: they
+ * take work through their own locked queues and answer through the outbox,
+ * which only the broker thread drains (publish.c). The views are
  * shared with them by reference count (views.h). docs/architecture.md has
  * the picture.
  */
@@ -20,6 +21,9 @@
 #include "clock.h"
 #include "config.h"
 #include "fanout.h"
+#include "hub_alerts.h"
+#include "hub_metrics.h"
+#include "nodes.h"
 #include "outbox.h"
 #include "pipeline.h"
 #include "reader.h"
@@ -42,7 +46,10 @@ struct fyn_hub {
 	struct fyn_reader *lookups;     /* reader for snapshots and durable state, so a long
 	                                 * replay never delays them */
 	long long next_expiry_check_ms;
-	long long next_metrics_ms;
+	struct fyn_hub_metrics metrics; /* hub_metrics.c; its HTTP thread gets copies only */
+	struct fyn_hub_alerts alerts;   /* hub_alerts.c */
+	json_t *presence;               /* {topic: payload}: this node's presence messages (presence.c) */
+	struct fyn_hub_nodes nodes;     /* the other nodes' metrics, alerts and presence (nodes.c) */
 	json_t *durable_ops;            /* client state changes not yet saved (durable.c) */
 	long long next_durable_flush_ms;
 };

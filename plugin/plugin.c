@@ -1,6 +1,7 @@
 /*
  * plugin.c: mosquitto's entry points: load the configuration and policy,
- * start the writer thread, register the callbacks; and the reverse.
+ * start the worker threads and the metrics endpoint, register the
+ * callbacks; and the reverse.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,11 +44,14 @@ EXPORTED int mosquitto_plugin_version(int supported_version_count, const int *su
 
 static void free_hub(struct fyn_hub *hub)
 {
+	fyn_metrics_stop(hub);
 	fyn_pipeline_stop(hub->pipeline);
 	fyn_fanout_stop(hub->fanout);
 	fyn_reader_stop(hub->replays);
 	fyn_reader_stop(hub->lookups);
 	fyn_outbox_free(hub->outbox);
+	fyn_alerts_stop(hub);
+	fyn_nodes_stop(hub);
 	json_decref(hub->durable_ops);
 	fyn_sessions_clear(&hub->sessions);
 	fyn_views_unref(hub->views);
@@ -144,7 +148,9 @@ EXPORTED int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **use
 		free_hub(hub);
 		return MOSQ_ERR_INVAL;
 	}
-	if (fyn_hub_load_policy(hub) != 0 || start_threads(hub) != 0 || register_callbacks(hub) != 0) {
+	if (fyn_nodes_start(hub) != 0 || fyn_hub_load_policy(hub) != 0 || start_threads(hub) != 0
+			|| fyn_metrics_start(hub) != 0
+			|| fyn_alerts_start(hub) != 0 || register_callbacks(hub) != 0) {
 		free_hub(hub);
 		return MOSQ_ERR_UNKNOWN;
 	}

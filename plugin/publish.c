@@ -1,7 +1,10 @@
 /*
  * publish.c: the one file that publishes to clients on the hub's behalf:
  * replies to one client, and the completions the writer and reader threads
- * hand over through the outbox. Broker thread only.
+ * hand over through the outbox (answers to the hub's own alert events go
+ * to hub_alerts.c instead, the other nodes' reports to nodes.c; each
+ * publish is counted in hub_metrics.c).
+ * Broker thread only.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -57,9 +60,14 @@ static void publish_completion(struct fyn_hub *hub, const struct fyn_completion 
 	}
 	for (size_t i = 0; i < c->message_count; i++) {
 		const struct fyn_outgoing *m = &c->messages[i];
-		if (recipient_is_current(hub, m)) {
+		if (m->client_id && strcmp(m->client_id, FYN_HUB_CLIENT_ID) == 0) {
+			fyn_alerts_on_answer(hub, m->payload);   /* the answer to the hub's own event */
+		} else if (m->client_id && strcmp(m->client_id, FYN_NODES_CLIENT_ID) == 0) {
+			fyn_nodes_on_answer(hub, m->payload);    /* the other nodes' reports */
+		} else if (recipient_is_current(hub, m)) {
 			mosquitto_broker_publish_copy(m->client_id, m->topic, (int)strlen(m->payload),
 					m->payload, 1, false, NULL);
+			fyn_metrics_published(hub, m);
 		}
 	}
 	if (c->after_publish) {

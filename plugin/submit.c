@@ -49,9 +49,13 @@ static void enqueue(struct fyn_hub *hub, const struct fyn_session *session, cons
 
 	check->event = NULL;
 	job = element ? fyn_job_new(session->client_id, session->claims.sub, check->id, element, deadline) : NULL;
+	if (job) {
+		job->received_ms = fyn_wall_ms();
+	}
 	if (!job) {
 		fyn_hub_reject(session->client_id, check->id, "unavailable", "hub out of memory; retry later");
 	} else if (fyn_pipeline_submit(hub->pipeline, job) != 0) {
+		hub->metrics.unavailable++;
 		fyn_job_free(job);
 		fyn_hub_reject(session->client_id, check->id, "unavailable",
 				"the hub's write queue is full; retry with backoff");
@@ -70,6 +74,7 @@ static void handle_submission(struct fyn_hub *hub, const struct fyn_session *ses
 			hub->config.max_event_bytes, &check);
 	if (check.parsed && topic_ok && (!may_write_stream(session, topic.stream)
 			|| !fyn_acl_check_topic(hub->acl, &session->identity, ed->topic, FYN_ACCESS_WRITE).allowed)) {
+		hub->metrics.acl_denials++;
 		fyn_hub_reject(session->client_id, check.id, "forbidden",
 				"this token may not submit to this topic (see the ACL file)");
 	} else if (check.code != FYN_OK) {

@@ -103,4 +103,14 @@ enum fyn_store_status fyn_store_heads(struct fyn_store *store, long long started
 		void (*each)(const char *stream, long long head, long long live_from, void *arg), void *arg,
 		char *err, size_t errlen);
 
+/* ---- hub nodes (store/nodes.c) ---- */
+
+/* Saves node's report (JSON texts: its metrics and alerts documents, its
+ * presence as {topic: payload}) and returns in others_json (malloc'd) every
+ * other node's last report: [{"node", "metrics", "alerts", "presence",
+ * "live"}], live when reported within live_s seconds. */
+enum fyn_store_status fyn_store_node_report(struct fyn_store *store, const char *node, const char *metrics_json,
+		const char *alerts_json, const char *presence_json, int live_s, char **others_json,
+		char *err, size_t errlen);
+
 #endif

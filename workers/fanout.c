@@ -1,8 +1,7 @@
 /*
  * fanout.c: the fan-out gate and the follower thread (see fanout.h).
  *
- * Locking: one mutex guards the stream table, the views pointer and the
- * stats. It is never held across a store call or while event texts are
+ * Locking: one mutex guards the stream table and the views pointer. It is never held across a store call or while event texts are
  * built: an offer decides under the lock, builds outside it, and publishes
  * under it only if no other thread moved those streams meanwhile (else it
  * leaves them to the follower). The outbox's lock nests inside it.
@@ -63,7 +62,6 @@ struct fyn_fanout {
 	bool ready;                     /* the baseline (where each stream's live fan-out starts) is taken */
 	unsigned round;
 	struct fyn_views *views;
-	struct fyn_fanout_stats stats;
 };
 
 static void wake_follower(struct fyn_fanout *f)
@@ -122,6 +120,7 @@ struct offered {
 	struct stream_entry *entry;   /* entries live until the fan-out stops */
 	long long seq;
 	long long base;               /* entry->published when decided */
+	long long received_ms;        /* its job's, 0 for the hub's own events */
 	bool publish;
 };
 
@@ -152,9 +151,7 @@ static size_t decide(struct fyn_fanout *f, struct offered *items, size_t count, 
 			e->claimed = it->seq;
 			it->publish = true;
 			publishing++;
-		} else if (it->seq <= e->claimed) {
-			f->stats.duplicates++;
-		} else {
+		} else if (it->seq > e->claimed + 1) {   /* (an older seq is a duplicate: dropped) */
 			e->wanted = true;   /* an earlier seq is not published yet: the follower reads it */
 			(*gaps)++;
 		}
@@ -165,7 +162,7 @@ static size_t decide(struct fyn_fanout *f, struct offered *items, size_t count, 
 /* With the lock held: publishes c if no decided stream moved since decide;
  * else the follower gets those streams. */
 static bool commit_offer(struct fyn_fanout *f, struct offered *items, size_t count,
-		struct fyn_completion *c, size_t publishing)
+		struct fyn_completion *c)
 {
 	bool unmoved = c != NULL;
 	for (size_t i = 0; unmoved && i < count; i++) {
@@ -183,7 +180,6 @@ static bool commit_offer(struct fyn_fanout *f, struct offered *items, size_t cou
 	}
 	if (unmoved) {
 		fyn_outbox_push(f->outbox, c);
-		f->stats.offered += publishing;
 	}
 	return unmoved;
 }
@@ -194,15 +190,22 @@ static struct fyn_completion *build_offer(const struct offered *items, size_t co
 {
 	struct fyn_completion *c = fyn_completion_new();
 	for (size_t i = 0; c && i < count; i++) {
-		if (items[i].publish && fyn_fanout_event(items[i].event, views, c) != 0) {
+		size_t first = c->message_count;
+		if (!items[i].publish) {
+			continue;
+		}
+		if (fyn_fanout_event(items[i].event, views, c) != 0) {
 			fyn_completion_free(c);
 			c = NULL;
+		} else if (c->message_count > first) {
+			c->messages[first].received_ms = items[i].received_ms;
 		}
 	}
 	return c;
 }
 
-void fyn_fanout_offer_result(struct fyn_fanout *f, const struct fyn_append_result *result)
+void fyn_fanout_offer_result(struct fyn_fanout *f, struct fyn_job *const *jobs, size_t count_jobs,
+		const struct fyn_append_result *result)
 {
 	struct offered *items = calloc(result->count ? result->count : 1, sizeof(*items));
 	struct fyn_views *views;
@@ -214,6 +217,7 @@ void fyn_fanout_offer_result(struct fyn_fanout *f, const struct fyn_append_resul
 	for (size_t i = 0; i < result->count; i++) {
 		const struct fyn_append_row *row = &result->rows[i];
 		if (row->event && row->seq > 0 && (items[count].event = json_loads(row->event, 0, NULL))) {
+			items[count].received_ms = row->idx >= 0 && (size_t)row->idx < count_jobs ? jobs[row->idx]->received_ms : 0;
 			items[count++].seq = row->seq;
 		}
 	}
@@ -230,7 +234,7 @@ void fyn_fanout_offer_result(struct fyn_fanout *f, const struct fyn_append_resul
 		struct fyn_completion *c = build_offer(items, count, views);
 		bool pushed;
 		pthread_mutex_lock(&f->lock);
-		pushed = commit_offer(f, items, count, c, publishing);
+		pushed = commit_offer(f, items, count, c);
 		pthread_mutex_unlock(&f->lock);
 		if (!pushed) {
 			fyn_completion_free(c);
@@ -421,7 +425,6 @@ static enum fyn_store_status follow_stream(struct fyn_fanout *f, const char *str
 			atomic_fetch_add(&f->unpublished_pages, 1);
 			fyn_outbox_push(f->outbox, c);
 			e->published = page.rows[page.count - 1].seq;
-			f->stats.followed += page.count;
 		}
 		pthread_mutex_unlock(&f->lock);
 		full = page.count == PAGE_SIZE;
@@ -473,13 +476,6 @@ static int follow_wanted(struct fyn_fanout *f, char *err, size_t errlen)
 	return rc;
 }
 
-static void set_following(struct fyn_fanout *f, bool following)
-{
-	pthread_mutex_lock(&f->lock);
-	f->stats.following = following;
-	pthread_mutex_unlock(&f->lock);
-}
-
 /* Connects, listens, and compares every head with the gate: the first
  * time this takes the baseline, later it finds what was missed while the
  * connection was down. */
@@ -526,7 +522,6 @@ static void wait_for_work(struct fyn_fanout *f, long long ms)
 static void note_down(struct fyn_fanout *f, bool *down, const char *err)
 {
 	char text[768];
-	set_following(f, false);
 	if (*down) {
 		return;
 	}
@@ -560,7 +555,6 @@ static void *follower_main(void *arg)
 			}
 			down = false;
 			backoff = BACKOFF_FIRST_MS;
-			set_following(f, true);
 			next_check = now + CHECK_INTERVAL_MS;
 			next_heads = now + HEADS_INTERVAL_MS;
 		}
@@ -667,11 +661,4 @@ void fyn_fanout_set_views(struct fyn_fanout *f, struct fyn_views *views)
 	f->views = fyn_views_ref(views);
 	pthread_mutex_unlock(&f->lock);
 	fyn_views_unref(old);
-}
-
-void fyn_fanout_stats(struct fyn_fanout *f, struct fyn_fanout_stats *out)
-{
-	pthread_mutex_lock(&f->lock);
-	*out = f->stats;
-	pthread_mutex_unlock(&f->lock);
 }

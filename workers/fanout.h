@@ -38,13 +38,6 @@
 #include "outbox.h"
 #include "views.h"
 
-struct fyn_fanout_stats {
-	unsigned long long offered;      /* events published as their writer offered them */
-	unsigned long long followed;     /* events published from the log (other nodes, gaps) */
-	unsigned long long duplicates;   /* offers dropped: that seq was published already */
-	bool following;                  /* the follower is connected and listening */
-};
-
 struct fyn_fanout;
 
 /* Starts the follower thread on conninfo; answers through outbox (borrowed:
@@ -58,12 +51,13 @@ void fyn_fanout_stop(struct fyn_fanout *f);
  * random per start, so two nodes never share one. */
 const char *fyn_fanout_node(const struct fyn_fanout *f);
 
-/* Writer threads: the events of one committed batch (the rows with an
- * event), published now where they are their stream's next seq. */
-void fyn_fanout_offer_result(struct fyn_fanout *f, const struct fyn_append_result *result);
+/* Writer threads: the events of one committed batch of jobs (the rows with
+ * an event), published now where they are their stream's next seq; an
+ * event's first publish carries its job's received_ms (delivery latency). */
+void fyn_fanout_offer_result(struct fyn_fanout *f, struct fyn_job *const *jobs, size_t count,
+		const struct fyn_append_result *result);
 
 /* Broker thread: views used for events published from now on. */
 void fyn_fanout_set_views(struct fyn_fanout *f, struct fyn_views *views);
-void fyn_fanout_stats(struct fyn_fanout *f, struct fyn_fanout_stats *out);
 
 #endif

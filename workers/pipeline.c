@@ -3,10 +3,12 @@
  *
  * Each writer owns one job queue (workqueue.h, with its own lock), one store
  * connection and one thread; a job goes to the writer its restaurant hashes
- * to. One mutex guards the stats and the count of writers that find the
- * store down. Nothing is locked across a store call, so the broker thread
- * only ever waits for a few pointer moves. Acks go out through the outbox,
- * stored events through the fan-out gate (fanout.h).
+ * to. One mutex guards the stats, the count of writers that find the store
+ * down, and each writer's store call in progress and oldest job held (read
+ * by the broker thread for the metrics). Nothing is locked across a store
+ * call, so the broker thread only ever waits for a few pointer moves. Acks
+ * go out through the outbox, stored events through the fan-out gate
+ * (fanout.h).
  */
 #include "pipeline.h"
 
@@ -37,6 +39,8 @@ struct fyn_writer {
 	bool started;
 	struct fyn_workqueue jobs;   /* from the broker thread */
 	bool store_was_down;         /* this writer's thread only */
+	long long call_started_ms;   /* under p->lock: monotonic start of the store call in progress, 0: none */
+	long long oldest_received_ms;/* under p->lock: wall clock receipt of the oldest job held, 0: none */
 };
 
 struct fyn_pipeline {
@@ -66,13 +70,53 @@ static void free_jobs(struct fyn_job **jobs, size_t count)
 	}
 }
 
-static void count_answers(struct fyn_pipeline *p, size_t appended, size_t unavailable)
+/* Adds what one answer counted (tally may be NULL) to the stats. */
+static void count_answers(struct fyn_pipeline *p, const struct fyn_answer_tally *tally,
+		unsigned long long unavailable, bool committed)
 {
 	pthread_mutex_lock(&p->lock);
-	p->stats.appended_jobs += appended;
+	if (tally) {
+		p->stats.accepted_jobs += tally->accepted;
+		p->stats.conflict_jobs += tally->conflicts;
+		p->stats.rejected_jobs += tally->rejected;
+	}
 	p->stats.unavailable_jobs += unavailable;
-	p->stats.accepted_batches += appended > 0;
+	p->stats.accepted_batches += committed;
 	pthread_mutex_unlock(&p->lock);
+}
+
+static unsigned long long clients_jobs(struct fyn_job *const *jobs, size_t count)
+{
+	unsigned long long n = 0;
+	for (size_t i = 0; i < count; i++) {
+		n += !jobs[i]->from_hub;
+	}
+	return n;
+}
+
+/* The writer's store call in progress (started_ms 0: it ended, after
+ * committed_us when it committed, for the commit histogram). */
+static void note_call(struct fyn_writer *w, long long started_ms, long long committed_us)
+{
+	pthread_mutex_lock(&w->p->lock);
+	w->call_started_ms = started_ms;
+	if (committed_us >= 0) {
+		fyn_histogram_observe(&w->p->stats.store_commit, (double)committed_us / 1e6);
+	}
+	pthread_mutex_unlock(&w->p->lock);
+}
+
+static void note_holding(struct fyn_writer *w, struct fyn_job *const *jobs, size_t count)
+{
+	long long oldest = 0;
+	for (size_t i = 0; i < count; i++) {
+		if (jobs[i]->received_ms > 0 && (oldest == 0 || jobs[i]->received_ms < oldest)) {
+			oldest = jobs[i]->received_ms;
+		}
+	}
+	pthread_mutex_lock(&w->p->lock);
+	w->oldest_received_ms = oldest;
+	pthread_mutex_unlock(&w->p->lock);
 }
 
 static void answer_unavailable(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count,
@@ -87,7 +131,7 @@ static void answer_unavailable(struct fyn_pipeline *p, struct fyn_job **jobs, si
 	if (c) {
 		push_completion(p, c);
 	}
-	count_answers(p, 0, count);
+	count_answers(p, NULL, clients_jobs(jobs, count), false);
 }
 
 /* Counts writers finding the store down; true when this is the first (or,
@@ -136,14 +180,16 @@ static bool deliver(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count,
 {
 	struct fyn_completion *c = fyn_completion_new();
 	bool ok = c && fyn_batch_answer(jobs, count, result, c) == 0;
+	struct fyn_answer_tally tally;
 
 	if (!ok) {
 		fyn_completion_free(c);
 		return false;
 	}
 	push_completion(p, c);
-	fyn_fanout_offer_result(p->config.fanout, result);
-	count_answers(p, count, 0);
+	fyn_fanout_offer_result(p->config.fanout, jobs, count, result);
+	fyn_batch_tally(jobs, count, result, &tally);
+	count_answers(p, &tally, 0, true);
 	return true;
 }
 
@@ -177,6 +223,7 @@ static void reject_refused(struct fyn_pipeline *p, struct fyn_job *job, const ch
 
 	if (is_data_problem(sqlstate)) {
 		struct fyn_completion *c = fyn_completion_new();
+		struct fyn_answer_tally tally = { .rejected = !job->from_hub };
 		snprintf(text, sizeof(text), "fynsync: the store refused event %s (SQLSTATE %s: %.500s); "
 				"answered 'invalid'. The hub's own checks should have caught this: report it.",
 				job->id, sqlstate, err);
@@ -187,7 +234,7 @@ static void reject_refused(struct fyn_pipeline *p, struct fyn_job *job, const ch
 		} else {
 			fyn_completion_free(c);
 		}
-		count_answers(p, 0, 0);
+		count_answers(p, &tally, 0, false);
 		return;
 	}
 	snprintf(text, sizeof(text), "fynsync: the store failed to append event %s (SQLSTATE %s: %.500s); "
@@ -216,18 +263,25 @@ static enum attempt_outcome attempt(struct fyn_writer *w, struct fyn_job **jobs,
 	struct fyn_pipeline *p = w->p;
 	struct fyn_append_result result;
 	char err[512], sqlstate[6] = "";
-	enum fyn_store_status status = fyn_store_connect(w->store, err, sizeof(err));
+	enum fyn_store_status status;
 
+	note_call(w, fyn_now_ms(), -1);
+	status = fyn_store_connect(w->store, err, sizeof(err));
 	if (status == FYN_STORE_OK) {
 		char *text = fyn_batch_text(jobs, count);
 		if (!text) {
+			note_call(w, 0, -1);
 			return ATTEMPT_RETRY;
 		}
 		for (size_t i = 0; i < count; i++) {
 			jobs[i]->attempts++;
 		}
+		long long append_started_us = fyn_now_us();
 		status = fyn_store_append(w->store, text, &result, sqlstate, err, sizeof(err));
 		free(text);
+		note_call(w, 0, status == FYN_STORE_OK ? fyn_now_us() - append_started_us : -1);
+	} else {
+		note_call(w, 0, -1);
 	}
 	if (status == FYN_STORE_DOWN) {
 		note_store_down(w, err);
@@ -305,14 +359,18 @@ static void *writer_main(void *arg)
 		return NULL;
 	}
 	/* Connect and migrate now, so the first submission does not pay for it. */
+	note_call(w, fyn_now_ms(), -1);
 	if (fyn_store_connect(w->store, err, sizeof(err)) != FYN_STORE_OK) {
 		note_store_down(w, err);
 	}
+	note_call(w, 0, -1);
 	while ((count = fyn_workqueue_wait_take(&w->jobs, taken, p->config.max_batch)) > 0) {
 		for (size_t i = 0; i < count; i++) {
 			jobs[i] = (struct fyn_job *)taken[i];
 		}
+		note_holding(w, jobs, count);
 		process_batch(w, jobs, count);
+		note_holding(w, jobs, 0);
 	}
 	free(taken);
 	free(jobs);
@@ -427,6 +485,17 @@ void fyn_pipeline_stats(struct fyn_pipeline *p, struct fyn_pipeline_stats *out)
 {
 	pthread_mutex_lock(&p->lock);
 	*out = p->stats;
+	/* The longest-running store call and the oldest job held, of all writers. */
+	for (size_t i = 0; i < p->writer_count; i++) {
+		const struct fyn_writer *w = &p->writers[i];
+		if (w->call_started_ms > 0 && (out->call_started_ms == 0 || w->call_started_ms < out->call_started_ms)) {
+			out->call_started_ms = w->call_started_ms;
+		}
+		if (w->oldest_received_ms > 0
+				&& (out->oldest_received_ms == 0 || w->oldest_received_ms < out->oldest_received_ms)) {
+			out->oldest_received_ms = w->oldest_received_ms;
+		}
+	}
 	pthread_mutex_unlock(&p->lock);
 	out->queued = 0;
 	for (size_t i = 0; i < p->writer_count; i++) {

@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 #include "job.h"
+#include "metrics.h"
 
 struct fyn_fanout;
 
@@ -31,12 +32,19 @@ struct fyn_pipeline_config {
 	struct fyn_fanout *fanout;   /* publishes what the writers stored (borrowed: must outlive the pipeline) */
 };
 
+/* Since the start. Clients' submissions only: the hub's own events
+ * (job->from_hub) are left out of the answer counts. */
 struct fyn_pipeline_stats {
 	size_t queued;
-	unsigned long long accepted_batches;
-	unsigned long long appended_jobs;
-	unsigned long long unavailable_jobs;
+	unsigned long long accepted_batches;   /* store calls that committed */
+	unsigned long long accepted_jobs;
+	unsigned long long conflict_jobs;
+	unsigned long long rejected_jobs;      /* refused by the store for what they contain */
+	unsigned long long unavailable_jobs;   /* answered unavailable by the writer */
 	bool store_up;
+	struct fyn_histogram store_commit;     /* duration of each committed append call */
+	long long call_started_ms;             /* monotonic: start of the longest-running store call; 0: none */
+	long long oldest_received_ms;          /* wall clock: the oldest job a writer holds; 0: none */
 };
 
 struct fyn_pipeline;

@@ -89,6 +89,7 @@ void fyn_read_request_free(struct fyn_read_request *r)
 		json_decref(r->sections);
 		json_decref(r->identity);
 		json_decref(r->ops);
+		json_decref(r->report);
 		fyn_views_unref(r->views);
 		free(r);
 	}
@@ -417,6 +418,40 @@ static void save_state(struct reader_thread *t, const struct fyn_read_request *r
 	free(text);
 }
 
+/* A node counts as gone when it has not reported for this long. */
+#define NODE_LIVE_S 15
+
+static char *member_text(const json_t *doc, const char *key)
+{
+	return json_dumps(json_object_get(doc, key), JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+static void node_report(struct reader_thread *t, const struct fyn_read_request *r)
+{
+	char err[512];
+	char *metrics = member_text(r->report, "metrics"), *alerts = member_text(r->report, "alerts");
+	char *presence = member_text(r->report, "presence"), *others = NULL;
+	const char *node = json_string_value(json_object_get(r->report, "node"));
+	struct fyn_completion *c = fyn_completion_new();
+
+	if (!node || !metrics || !alerts || !presence || !store_ready(t, err, sizeof(err))
+			|| fyn_store_node_report(t->store, node, metrics, alerts, presence, NODE_LIVE_S, &others,
+				err, sizeof(err)) != FYN_STORE_OK) {
+		free(others);
+		others = strdup("null");   /* the store is unavailable: nothing known, nothing changes */
+	}
+	if (!c) {
+		free(others);
+	} else if (fyn_completion_add(c, r->client_id, NULL, fyn_client_topic(r->client_id, "nodes"), others) == 0) {
+		fyn_outbox_push(t->reader->outbox, c);
+	} else {
+		fyn_completion_free(c);   /* the add freed others */
+	}
+	free(metrics);
+	free(alerts);
+	free(presence);
+}
+
 /* Keeps only the projections the client asked for. */
 static void keep_sections(json_t *snapshot, const json_t *sections)
 {
@@ -487,6 +522,7 @@ static void *reader_main(void *arg)
 		case FYN_READ_SNAPSHOT: snapshot(t, r); break;
 		case FYN_READ_AUTO_RESUME: auto_resume(t, r); break;
 		case FYN_READ_SAVE_STATE: save_state(t, r); break;
+		case FYN_READ_NODE_REPORT: node_report(t, r); break;
 		}
 		fyn_workqueue_done(&t->reader->requests, &r->work);   /* answered: off the client's bound */
 		fyn_read_request_free(r);
@@ -557,6 +593,7 @@ void fyn_reader_stop(struct fyn_reader *reader)
  * in order (":" is in no client id). */
 #define HUB_GROUP ""
 #define STATE_SAVES ":state"
+#define NODE_REPORTS ":nodes"
 
 int fyn_reader_submit(struct fyn_reader *reader, struct fyn_read_request *r)
 {
@@ -569,6 +606,13 @@ int fyn_reader_submit(struct fyn_reader *reader, struct fyn_read_request *r)
 		return fyn_workqueue_push_keyed(&reader->requests, &r->work, HUB_GROUP, r->client_id, SIZE_MAX);
 	case FYN_READ_SAVE_STATE:
 		break;
+	case FYN_READ_NODE_REPORT:
+		return fyn_workqueue_push_keyed(&reader->requests, &r->work, HUB_GROUP, NODE_REPORTS, SIZE_MAX);
 	}
 	return fyn_workqueue_push_keyed(&reader->requests, &r->work, HUB_GROUP, STATE_SAVES, SIZE_MAX);
+}
+
+size_t fyn_reader_pending(struct fyn_reader *reader)
+{
+	return fyn_workqueue_count(&reader->requests);
 }

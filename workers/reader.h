@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "outbox.h"
 #include "views.h"
@@ -39,6 +40,7 @@ enum fyn_read_kind {
 	FYN_READ_SNAPSHOT,      /* ctl/snapshot */
 	FYN_READ_AUTO_RESUME,   /* a persistent client connected: replay after its durable cursors */
 	FYN_READ_SAVE_STATE,    /* write durable cursors and filters */
+	FYN_READ_NODE_REPORT,   /* save this node's report, answer with the others' (plugin/nodes.c) */
 };
 
 struct fyn_read_request {
@@ -52,6 +54,8 @@ struct fyn_read_request {
 	json_t *sections;             /* snapshot: array of projection names, or NULL for all */
 	json_t *identity;             /* auto resume: {sub, role, client_id, restaurants} for ACL checks */
 	json_t *ops;                  /* save state: operations for fynsync_save_client_state */
+	json_t *report;               /* node report: {node, metrics, alerts, presence}; answered to
+	                               * client_id, payload the others' reports or null */
 	struct fyn_views *views;      /* referenced */
 	size_t view_index;            /* the client's view */
 	bool admitted;                /* resume: a later stream of a request already let in past
@@ -86,6 +90,8 @@ void fyn_reader_stop(struct fyn_reader *reader);
  * FYN_PUSH_BUSY (that client's bound) or FYN_PUSH_FULL (the reader is
  * saturated); the request is then still the caller's. */
 int fyn_reader_submit(struct fyn_reader *reader, struct fyn_read_request *request);
+/* Any thread: requests waiting (the queue depth metric). */
+size_t fyn_reader_pending(struct fyn_reader *reader);
 
 /* Builds a request; takes a reference on views. NULL on OOM. */
 struct fyn_read_request *fyn_read_request_new(enum fyn_read_kind kind, const char *client_id,

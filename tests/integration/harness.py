@@ -167,6 +167,7 @@ class Broker:
         self.options = options or {}
         self.port = free_port()
         self.ws_port = free_port()
+        self.metrics_port = int(self.options.get("metrics_port", free_port()))
         self.log = os.path.join(self.dir, "mosquitto.log")
         self.process = None
         for path in (self.dir, self.secret_file):
@@ -185,6 +186,7 @@ class Broker:
             "jwt_alg": "HS256",
             "jwt_key_file": self.secret_file,
             "acl_file": self.acl_file,
+            "metrics_port": self.metrics_port,
         }
         options.update(self.options)
         lines = [
@@ -462,9 +464,9 @@ class CliHub:
         """New ports for every listener and PostgreSQL (quiet_port); a
         running hub keeps its own until restarted."""
         ports = set()
-        while len(ports) < 5:
+        while len(ports) < 6:
             ports.add(quiet_port())
-        for name, port in zip(("MQTT", "WS", "MQTTS", "WSS", "PG"), sorted(ports)):
+        for name, port in zip(("MQTT", "WS", "MQTTS", "WSS", "PG", "METRICS"), sorted(ports)):
             self.env[f"FYNSYNC_{name}_PORT"] = str(port)
         self.port = int(self.env["FYNSYNC_MQTT_PORT"])
 

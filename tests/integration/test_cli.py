@@ -13,11 +13,13 @@ process that is not our mosquitto, is not a running broker."""
 
 import ctypes
 import os
+import re
 import shutil
 import signal
 import ssl
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -98,6 +100,17 @@ def test_status_and_start_see_a_zombie_broker_as_stopped(hub):
     assert second != first
     assert proc_state(first) == "Z"   # still unreaped: start did not rely on it going away
     os.waitpid(first, 0)
+
+
+def test_start_serves_metrics_on_the_metrics_port(hub):
+    hub.running()
+    port = hub.env["FYNSYNC_METRICS_PORT"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    assert "# TYPE fynsync_connections_active gauge" in text
+    assert re.search(r'^fynsync_store_up\{node="[A-Za-z0-9._-]+"\} [01]$', text, re.M), text[:2000]
+    status = hub.run("status")
+    assert f"metrics {port}" in status.stderr, status.stderr
 
 
 def test_a_pid_file_naming_another_process_is_not_a_broker(hub):

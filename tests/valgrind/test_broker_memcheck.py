@@ -1,14 +1,18 @@
 """The plugin under valgrind memcheck inside the real broker: one broker
 life that goes through every path (auth refusals, submissions of every
 outcome, fan-out, resume, snapshot, token refresh, a persistent client,
-a reload, wills, offline sessions superseded and left at exit, disconnects) and must end with no memcheck error and no definite
-leak. Run with FYNSYNC_VALGRIND=1 (ctest valgrind.broker does)."""
+a reload, wills, offline sessions superseded and left at exit, a scrape of
+/metrics, an alert recorded once the store is back, disconnects) and must
+end with no memcheck error and no definite leak: the metrics endpoint's
+HTTP thread stops with the plugin. Run with FYNSYNC_VALGRIND=1 (ctest
+valgrind.broker does)."""
 
 import json
 import os
 import signal
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 
@@ -26,7 +30,7 @@ def connect(broker, client_id, role="staff", restaurants=("r1",), sub="alice", c
 def test_one_broker_life_is_memcheck_clean():
     assert VALGRIND, "run with FYNSYNC_VALGRIND=1"
     pg = Postgres()
-    broker = Broker(pg)
+    broker = Broker(pg, options={"alert_window": 2, "alert_min_count": 1, "commit_timeout_ms": 1000})
     try:
         refused = Client(broker.port, "bad-1")
         assert refused.connect("mallory", "not.a.jwt", expect_ok=False, timeout=SLOW) != 0
@@ -51,6 +55,17 @@ def test_one_broker_life_is_memcheck_clean():
         till.next_message(SLOW, "fynlo/v1/client/till-1/snapshot")
         till.publish("fynlo/v1/ctl/token", {"token": broker.token("staff", ["r1"], "alice")})
         assert json.loads(till.next_message(SLOW, "fynlo/v1/client/till-1/ack")[1])["status"] == "accepted"
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{broker.metrics_port}/metrics", timeout=SLOW) as r:
+            assert b"fynsync_submissions_total" in r.read()
+        pg.stop()                             # sync failures: the alert's event waits for the store
+        assert till.submit("r1", event(), timeout=SLOW)["code"] == "unavailable"
+        time.sleep(3)
+        pg.start()
+        deadline = time.time() + SLOW
+        while not pg.query("SELECT 1 FROM events WHERE event_type = 'platform.alert'"):
+            assert time.time() < deadline, "no platform.alert event stored"
+            time.sleep(0.5)
 
         time.sleep(2.5)                       # a durable cursor flush
         broker.signal(signal.SIGHUP)          # reload the ACL and key

@@ -16,8 +16,10 @@ LOG="$VAR/log/mosquitto.log"
 MOSQUITTO=/usr/sbin/mosquitto
 PLACEHOLDERS=(FYNSYNC_MQTT_PORT FYNSYNC_WS_PORT FYNSYNC_MQTTS_PORT FYNSYNC_WSS_PORT
 	FYNSYNC_DB_CONNINFO FYNSYNC_VAR FYNSYNC_PLUGIN FYNSYNC_JWT_SECRET_FILE FYNSYNC_ACL_FILE
-	FYNSYNC_TLS_CERT FYNSYNC_TLS_KEY FYNSYNC_HTTP_DIR)
+	FYNSYNC_TLS_CERT FYNSYNC_TLS_KEY FYNSYNC_HTTP_DIR FYNSYNC_METRICS_PORT FYNSYNC_NODE_NAME)
 PORTS=(FYNSYNC_MQTT_PORT FYNSYNC_WS_PORT FYNSYNC_MQTTS_PORT FYNSYNC_WSS_PORT)
+# The Prometheus endpoint is a port like the others, unless turned off (0).
+[ "$FYNSYNC_METRICS_PORT" = 0 ] || PORTS+=(FYNSYNC_METRICS_PORT)
 
 # mosquitto.conf with every ${NAME} of PLACEHOLDERS replaced by its value.
 render_config() {
@@ -113,7 +115,7 @@ broker_stop() {
 broker_status() {
 	local pid
 	if pid=$(broker_pid); then
-		say "broker: running (pid $pid), mqtt $FYNSYNC_MQTT_PORT, ws $FYNSYNC_WS_PORT, mqtts $FYNSYNC_MQTTS_PORT, wss $FYNSYNC_WSS_PORT"
+		say "broker: running (pid $pid), mqtt $FYNSYNC_MQTT_PORT, ws $FYNSYNC_WS_PORT, mqtts $FYNSYNC_MQTTS_PORT, wss $FYNSYNC_WSS_PORT, metrics $FYNSYNC_METRICS_PORT"
 	else
 		say "broker: stopped"
 		return 3

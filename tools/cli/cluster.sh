@@ -30,7 +30,6 @@ CLUSTER="$VAR/cluster"
 PGAF="$CLUSTER/pgaf"
 NODES_FILE="$CLUSTER/nodes"
 MONITOR_PORT=$((FYNSYNC_PG_PORT + 2))
-FYNSYNC_METRICS_PORT="${FYNSYNC_METRICS_PORT:-9464}"
 PG_SERVERS=(pg0 pg1)
 
 usage() { sed -n '/^#   cluster.sh/p' "$CLI/cluster.sh" | sed 's/^# *//' >&2; exit 2; }
@@ -146,7 +145,7 @@ node_env() {
 	export FYNSYNC_VAR="$CLUSTER/node$k"
 	export FYNSYNC_MQTT_PORT=$((FYNSYNC_MQTT_PORT + k)) FYNSYNC_WS_PORT=$((FYNSYNC_WS_PORT + k))
 	export FYNSYNC_MQTTS_PORT=$((FYNSYNC_MQTTS_PORT + k)) FYNSYNC_WSS_PORT=$((FYNSYNC_WSS_PORT + k))
-	export FYNSYNC_METRICS_PORT=$((FYNSYNC_METRICS_PORT + k))
+	export FYNSYNC_METRICS_PORT=$((FYNSYNC_METRICS_PORT + k)) FYNSYNC_NODE_NAME="node$k"
 	FYNSYNC_DB_CONNINFO="$(db_conninfo)"
 	export FYNSYNC_DB_CONNINFO
 }
