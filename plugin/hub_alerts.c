@@ -152,13 +152,13 @@ void fyn_alerts_changed(struct fyn_hub *hub, const struct fyn_alert_change *chan
 
 static void submit_first(struct fyn_hub *hub, long long now_ms)
 {
-	json_t *element = json_copy(json_array_get(hub->alerts.pending, 0));
-	const char *id = json_string_value(json_object_get(element, "id"));
-	struct fyn_job *job = element && id ? fyn_job_new(FYN_HUB_CLIENT_ID, "hub", id, element,
-			now_ms + hub->config.commit_timeout_ms) : NULL;
+	json_t *first = json_array_get(hub->alerts.pending, 0);
+	const char *id = json_string_value(json_object_get(first, "id"));   /* the pending list keeps it alive */
+	json_t *element = id ? json_copy(first) : NULL;
+	struct fyn_job *job = element ? fyn_job_new(FYN_HUB_CLIENT_ID, "hub", id, element,
+			now_ms + hub->config.commit_timeout_ms) : NULL;   /* takes element, even on failure */
 
 	if (!job) {
-		json_decref(element);
 		hub->alerts.retry_ms = now_ms + RETRY_MS;
 		return;
 	}
