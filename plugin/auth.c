@@ -17,6 +17,7 @@
 #include "durable.h"
 #include "hub.h"
 #include "presence.h"
+#include "session_info.h"
 
 static int refuse(struct fyn_hub *hub, const char *client_id, const char *address, const char *reason)
 {
@@ -137,6 +138,7 @@ int fyn_on_basic_auth(int event, void *event_data, void *userdata)
 	}
 	fyn_metrics_connected(hub, client_id, took_over);
 	fyn_presence_announce(hub, session);
+	fyn_session_info_publish(hub, session);
 	fyn_durable_on_connect(hub, session, mosquitto_client_clean_session(ed->client));
 	return MOSQ_ERR_SUCCESS;
 }
@@ -167,6 +169,7 @@ int fyn_on_disconnect(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_SUCCESS;
 	}
 	fyn_presence_clear(hub, session);
+	fyn_session_info_clear(session);
 	if (fyn_sessions_park(&hub->sessions, session, mosquitto_keeps_acting(ed->client, session)) > 0) {
 		mosquitto_log_printf(MOSQ_LOG_WARNING, "fynsync: more than %d offline sessions: forgot the identity of "
 				"the one offline longest, so mosquitto queues nothing more for it and publishes no will for it. "

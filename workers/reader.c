@@ -455,7 +455,7 @@ static void node_report(struct reader_thread *t, const struct fyn_read_request *
 /* Keeps only the projections the client asked for. */
 static void keep_sections(json_t *snapshot, const json_t *sections)
 {
-	static const char *const all[] = { "orders", "menu", "inventory", "sales", "employees" };
+	static const char *const all[] = { "orders", "menu", "inventory", "sales", "employees", "restaurants" };
 	for (size_t i = 0; sections && i < sizeof(all) / sizeof(all[0]); i++) {
 		bool wanted = false;
 		size_t index;

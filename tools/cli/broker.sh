@@ -16,7 +16,7 @@ LOG="$VAR/log/mosquitto.log"
 MOSQUITTO=/usr/sbin/mosquitto
 PLACEHOLDERS=(FYNSYNC_MQTT_PORT FYNSYNC_WS_PORT FYNSYNC_MQTTS_PORT FYNSYNC_WSS_PORT
 	FYNSYNC_PG_PORT FYNSYNC_VAR FYNSYNC_PLUGIN FYNSYNC_JWT_SECRET_FILE FYNSYNC_ACL_FILE
-	FYNSYNC_TLS_CERT FYNSYNC_TLS_KEY FYNSYNC_METRICS_PORT)
+	FYNSYNC_TLS_CERT FYNSYNC_TLS_KEY FYNSYNC_HTTP_DIR FYNSYNC_METRICS_PORT)
 PORTS=(FYNSYNC_MQTT_PORT FYNSYNC_WS_PORT FYNSYNC_MQTTS_PORT FYNSYNC_WSS_PORT)
 # The Prometheus endpoint is a port like the others, unless turned off (0).
 [ "$FYNSYNC_METRICS_PORT" = 0 ] || PORTS+=(FYNSYNC_METRICS_PORT)
@@ -83,6 +83,8 @@ broker_start() {
 	: > "$LOG"
 	own_for_service "$VAR/log"
 	check_service_reach "$VAR"
+	[ -d "$FYNSYNC_HTTP_DIR" ] || build_pages
+	check_service_reach "$FYNSYNC_HTTP_DIR"
 	# setpriv and setsid exec in place, so $! is mosquitto's own pid.
 	local drop=()
 	is_root && drop=(setpriv --reuid="$RUN_USER" --regid="$RUN_USER" --init-groups)
