@@ -60,6 +60,16 @@ struct fyn_acl_decision fyn_acl_check_topic(const struct fyn_acl *acl,
 struct fyn_acl_decision fyn_acl_check_subscription(const struct fyn_acl *acl,
 		const struct fyn_acl_identity *who, const char *filter);
 
+/* The filters identity may subscribe to, for telling a client what to
+ * subscribe to: each allow read rule of its sections in order with %r, %u
+ * and %c bound (one filter per restaurant for %r), kept when
+ * fyn_acl_check_subscription grants it. emit gets each filter (valid during
+ * the call) and returns 0 to go on. A rule whose placeholder has no value
+ * is left out. Returns 0, or -1 when emit failed or out of memory. */
+typedef int (*fyn_acl_filter_fn)(const char *filter, void *ctx);
+int fyn_acl_read_filters(const struct fyn_acl *acl, const struct fyn_acl_identity *who,
+		fyn_acl_filter_fn emit, void *ctx);
+
 /* Views: named lists of payload keys removed at any depth. */
 size_t fyn_acl_view_count(const struct fyn_acl *acl);
 const char *fyn_acl_view_name(const struct fyn_acl *acl, size_t index);

@@ -331,7 +331,7 @@ static enum value_problem value_problem(const json_t *value, int depth, char *pa
  * metadata within FYN_PAYLOAD_MAX_DEPTH levels and without numbers beyond a
  * 64-bit integer's range, and inventory amounts below AMOUNT_LIMIT. Writes
  * the first problem into reason. */
-static bool number_problem(const json_t *doc, char *reason, size_t reasonlen)
+static bool stored_value_problem(const json_t *doc, char *reason, size_t reasonlen)
 {
 	static const char *const stored[] = { "payload", "metadata" };
 	static const char *const amounts[] = { "level", "delta", "low_threshold" };
@@ -558,7 +558,7 @@ void fyn_envelope_check(const struct fyn_submit_topic *t, const void *payload,
 	if (problem) {
 		reject(out, FYN_REJECT_INVALID, problem);
 	} else if (money_problem(doc, out->reason, sizeof(out->reason))
-			|| number_problem(doc, out->reason, sizeof(out->reason))) {
+			|| stored_value_problem(doc, out->reason, sizeof(out->reason))) {
 		out->code = FYN_REJECT_INVALID;
 	} else if (!(out->event = normalised_event(doc))) {
 		reject(out, FYN_REJECT_UNAVAILABLE, "hub out of memory");

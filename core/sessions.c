@@ -1,5 +1,5 @@
 /*
- * sessions.c: the table of connected clients (see sessions.h).
+ * sessions.c: the tables of connected and offline clients (see sessions.h).
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -105,6 +105,47 @@ static bool index_session(struct fyn_sessions *s, struct fyn_session *session)
 	return true;
 }
 
+/* table is s->offline or s->closing; the by_id handle links them. */
+static struct fyn_session *find_in(struct fyn_session *table, const char *client_id)
+{
+	struct fyn_session *session = NULL;
+	HASH_FIND(by_id, table, client_id, strlen(client_id), session);
+	return session;
+}
+
+static void forget_in(struct fyn_session **table, struct fyn_session *session)
+{
+	/* Called from the uthash deletion idiom; the analyzer loses track of its pointers. */
+	HASH_DELETE(by_id, *table, session);   // NOLINT(clang-analyzer-unix.Malloc)
+	free_session(session);
+}
+
+/* Adds session to *table, in place of any entry with its id. Out of memory,
+ * the session is forgotten instead (freed): mosquitto is then refused what
+ * it asks for it, as for a client the hub never knew. */
+static void add_to(struct fyn_session **table, struct fyn_session *session)
+{
+	struct fyn_session *previous = find_in(*table, session->client_id);
+
+	if (previous) {
+		forget_in(table, previous);
+	}
+	hash_add_failed = false;
+	HASH_ADD_KEYPTR(by_id, *table, session->client_id, strlen(session->client_id), session);
+	if (hash_add_failed) {
+		free_session(session);
+	}
+}
+
+static void supersede_offline(struct fyn_sessions *s, const char *client_id)
+{
+	struct fyn_session *offline = find_in(s->offline, client_id);
+
+	if (offline) {
+		forget_in(&s->offline, offline);
+	}
+}
+
 struct fyn_session *fyn_sessions_put(struct fyn_sessions *s, const void *client,
 		const char *client_id, struct fyn_claims *claims)
 {
@@ -127,7 +168,58 @@ struct fyn_session *fyn_sessions_put(struct fyn_sessions *s, const void *client,
 		free_session(session);
 		return NULL;
 	}
+	supersede_offline(s, client_id);
 	return session;
+}
+
+size_t fyn_sessions_park(struct fyn_sessions *s, struct fyn_session *session, bool keep)
+{
+	size_t forgotten = 0;
+
+	HASH_DELETE(by_client, s->by_client, session);
+	if (fyn_session_is_current(s, session)) {
+		HASH_DELETE(by_id, s->by_id, session);
+	}
+	clear_read_cache(session);
+	free(session->cursors);
+	session->cursors = NULL;
+	session->cursor_count = 0;
+	if (!keep) {
+		add_to(&s->closing, session);
+		return 0;
+	}
+	if (!find_in(s->offline, session->client_id)
+			&& HASH_CNT(by_id, s->offline) >= FYN_SESSIONS_MAX_OFFLINE) {
+		forget_in(&s->offline, s->offline);   /* the head is the oldest */
+		forgotten = 1;
+	}
+	add_to(&s->offline, session);
+	return forgotten;
+}
+
+struct fyn_session *fyn_sessions_find_offline(struct fyn_sessions *s, const void *client,
+		const char *client_id)
+{
+	struct fyn_session *session = find_in(s->offline, client_id);
+
+	if (session && session->client == client) {
+		return session;
+	}
+	session = find_in(s->closing, client_id);
+	return session && session->client == client ? session : NULL;
+}
+
+static void forget_all(struct fyn_session **table)
+{
+	struct fyn_session *session, *tmp;
+	HASH_ITER(by_id, *table, session, tmp) {
+		forget_in(table, session);
+	}
+}
+
+void fyn_sessions_end_closing(struct fyn_sessions *s)
+{
+	forget_all(&s->closing);
 }
 
 void fyn_sessions_clear(struct fyn_sessions *s)
@@ -136,6 +228,8 @@ void fyn_sessions_clear(struct fyn_sessions *s)
 	HASH_ITER(by_client, s->by_client, session, tmp) {
 		fyn_sessions_remove(s, session);
 	}
+	forget_all(&s->offline);
+	forget_all(&s->closing);
 }
 
 int fyn_session_cached_read(struct fyn_session *session, const char *topic, unsigned generation)

@@ -1,11 +1,20 @@
 /*
- * sessions.h: who each connected client is, from its verified token.
+ * sessions.h: who each client is, from its verified token.
  *
- * Keyed by the mosquitto client pointer (unique while connected) and also
- * by client id (the newest connection with that id), so that a session
- * takeover does not clear the presence of the connection that took over.
- * Each session caches read decisions for delivered topics; the cache is
+ * Connected sessions are keyed by the mosquitto client pointer (unique while
+ * connected) and also by client id (the newest connection with that id), so
+ * that a session takeover does not clear the presence of the connection that
+ * took over. Each caches read decisions for delivered topics; the cache is
  * dropped when the ACL generation changes.
+ *
+ * A client that disconnects keeps its identity, as an offline session keyed
+ * by client id, for what mosquitto still does in its name: publish its will
+ * (at once, or after an MQTT 5 will delay) and queue messages for its
+ * persistent session. An offline session belongs to one mosquitto client
+ * pointer, and a new connection with the same id ends it: mosquitto then
+ * hands the session (its queue, or nothing if the connection starts clean)
+ * to the new connection and asks nothing more for the old client. Offline
+ * sessions cache nothing, so their reads follow the current ACL file.
  *
  * Owned by the broker thread alone (the hub's struct fyn_hub holds the
  * table); work for other threads gets copies (fyn_session_identity_json).
@@ -51,13 +60,20 @@ struct fyn_session {
 	unsigned read_cache_generation;
 };
 
+/* Offline sessions kept at most; beyond it the oldest is forgotten. A
+ * stock mosquitto session costs more than this entry does. */
+#define FYN_SESSIONS_MAX_OFFLINE 100000
+
 struct fyn_sessions {
 	struct fyn_session *by_client;
 	struct fyn_session *by_id;
+	struct fyn_session *offline;   /* by client id (by_id handle), oldest first */
+	struct fyn_session *closing;   /* not kept: by client id, until fyn_sessions_end_closing */
 };
 
 /* Creates or replaces the session of client; takes ownership of claims
- * (cleared on failure). NULL on OOM. */
+ * (cleared on failure). Ends the offline session with client_id, if any.
+ * NULL on OOM. */
 struct fyn_session *fyn_sessions_put(struct fyn_sessions *s, const void *client,
 		const char *client_id, struct fyn_claims *claims);
 /* Swaps in a refreshed token's claims (ownership moves) and forgets cached reads. */
@@ -68,6 +84,17 @@ struct fyn_session *fyn_sessions_find_by_id(struct fyn_sessions *s, const char *
 /* Is session the newest connection using its client id? */
 bool fyn_session_is_current(struct fyn_sessions *s, const struct fyn_session *session);
 void fyn_sessions_remove(struct fyn_sessions *s, struct fyn_session *session);
+/* Makes a connected session offline: kept (until a new connection with its
+ * id ends it) when mosquitto may still act for it later, otherwise only
+ * until fyn_sessions_end_closing. Forgets its cursors and cached reads.
+ * Returns how many of the oldest offline sessions were forgotten to stay
+ * within FYN_SESSIONS_MAX_OFFLINE (0 or 1). */
+size_t fyn_sessions_park(struct fyn_sessions *s, struct fyn_session *session, bool keep);
+/* The offline session of client, whose id is client_id; NULL if none. */
+struct fyn_session *fyn_sessions_find_offline(struct fyn_sessions *s, const void *client,
+		const char *client_id);
+/* Forgets the offline sessions that were not kept. */
+void fyn_sessions_end_closing(struct fyn_sessions *s);
 void fyn_sessions_clear(struct fyn_sessions *s);
 size_t fyn_sessions_count(const struct fyn_sessions *s);
 /* Calls visit for every session; visit may remove the session it is given

@@ -17,6 +17,7 @@
 #include "durable.h"
 #include "hub.h"
 #include "presence.h"
+#include "session_info.h"
 
 static int refuse(const char *client_id, const char *address, const char *reason)
 {
@@ -133,8 +134,18 @@ int fyn_on_basic_auth(int event, void *event_data, void *userdata)
 		return refuse(client_id, address, "out of memory");
 	}
 	fyn_presence_announce(session);
+	fyn_session_info_publish(hub, session);
 	fyn_durable_on_connect(hub, session, mosquitto_client_clean_session(ed->client));
 	return MOSQ_ERR_SUCCESS;
+}
+
+/* mosquitto still acts for a client after its disconnect callback: it
+ * publishes its will (at once, or after an MQTT 5 will delay, which the
+ * plugin cannot see) and queues messages for a persistent session. Only an
+ * MQTT 3.1.1 clean session is known to be over by the next tick. */
+static bool mosquitto_keeps_acting(const void *client, const struct fyn_session *session)
+{
+	return session->persistent || mosquitto_client_protocol_version(client) == 5;
 }
 
 int fyn_on_disconnect(int event, void *event_data, void *userdata)
@@ -147,10 +158,18 @@ int fyn_on_disconnect(int event, void *event_data, void *userdata)
 	if (!session) {
 		return MOSQ_ERR_SUCCESS;
 	}
-	if (fyn_session_is_current(&hub->sessions, session)) {
-		fyn_presence_clear(session);
-	}
 	fyn_durable_on_disconnect(hub, session);
-	fyn_sessions_remove(&hub->sessions, session);
+	if (!fyn_session_is_current(&hub->sessions, session)) {
+		fyn_sessions_remove(&hub->sessions, session);
+		return MOSQ_ERR_SUCCESS;
+	}
+	fyn_presence_clear(session);
+	fyn_session_info_clear(session);
+	if (fyn_sessions_park(&hub->sessions, session, mosquitto_keeps_acting(ed->client, session)) > 0) {
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "fynsync: more than %d offline sessions: forgot the identity of "
+				"the one offline longest, so mosquitto queues nothing more for it and publishes no will for it. "
+				"Set persistent_client_expiration in mosquitto.conf to end sessions abandoned for good.",
+				FYN_SESSIONS_MAX_OFFLINE);
+	}
 	return MOSQ_ERR_SUCCESS;
 }

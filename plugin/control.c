@@ -22,6 +22,7 @@
 #include "control_request.h"
 #include "envelope.h"
 #include "presence.h"
+#include "session_info.h"
 
 /* Publishes {"verb", "code", "reason"} on fynlo/v1/client/{cid}/error. */
 static void control_error(const char *client_id, const char *verb, enum fyn_control_code code,
@@ -85,30 +86,7 @@ static void refresh_token(struct fyn_hub *hub, struct fyn_session *session, cons
 		fyn_presence_announce(session);
 	}
 	answer_token(session->client_id, NULL);
-}
-
-/* How much of a stream's view a client may read. */
-enum read_scope { READ_NONE, READ_WHOLE, READ_SOME };
-
-static bool token_names(const struct fyn_session *session, const char *stream)
-{
-	if (strcmp(stream, FYN_STREAM_PLATFORM) == 0) {
-		return true;
-	}
-	for (size_t i = 0; i < session->identity.restaurant_count; i++) {
-		if (strcmp(session->identity.restaurants[i], stream) == 0) {
-			return true;
-		}
-	}
-	return false;
-}
-
-static bool may_subscribe(struct fyn_hub *hub, const struct fyn_session *session, const char *stream,
-		const char *view_name, const char *rest)
-{
-	char filter[200];
-	snprintf(filter, sizeof(filter), "fynlo/v1/ev/%s/%s/%s", stream, view_name, rest);
-	return fyn_acl_check_subscription(hub->acl, &session->identity, filter).allowed;
+	fyn_session_info_publish(hub, session);
 }
 
 /* May this client replay or snapshot stream? Returns its view index, or -1
@@ -118,21 +96,18 @@ static bool may_subscribe(struct fyn_hub *hub, const struct fyn_session *session
  * stream the token names (or the platform stream) is then replayed event by
  * event through the ACL; any other is refused. */
 static int readable_view(struct fyn_hub *hub, const struct fyn_session *session, const char *verb,
-		const char *stream, enum read_scope *scope)
+		const char *stream, enum fyn_read_scope *scope)
 {
 	int view = fyn_acl_view_for(hub->acl, &session->identity);
 
-	*scope = READ_NONE;
+	*scope = FYN_SCOPE_NONE;
 	if (view < 0 || (size_t)view >= hub->views->count) {
 		stream_error(session->client_id, verb, FYN_CONTROL_FORBIDDEN, stream,
 				"the ACL file gives this role no view of events");
 		return -1;
 	}
-	if (may_subscribe(hub, session, stream, hub->views->items[view].name, "#")) {
-		*scope = READ_WHOLE;
-	} else if (token_names(session, stream)) {
-		*scope = READ_SOME;
-	} else {
+	*scope = fyn_read_scope(hub, session, stream, hub->views->items[view].name);
+	if (*scope == FYN_SCOPE_NONE) {
 		stream_error(session->client_id, verb, FYN_CONTROL_FORBIDDEN, stream,
 				"forbidden: this token may not read that stream");
 		return -1;
@@ -173,7 +148,7 @@ static void resume_streams(struct fyn_hub *hub, const struct fyn_session *sessio
 	}
 	for (size_t i = 0; i < request->stream_count; i++) {
 		const struct fyn_control_stream *s = &request->streams[i];
-		enum read_scope scope;
+		enum fyn_read_scope scope;
 		int view;
 		struct fyn_read_request *r;
 		if (s->problem) {
@@ -190,7 +165,7 @@ static void resume_streams(struct fyn_hub *hub, const struct fyn_session *sessio
 			r->admitted = admitted;
 			atomic_fetch_add(&budget->refs, 1);
 		}
-		if (r && scope == READ_SOME && !(r->identity = fyn_session_identity_json(session))) {
+		if (r && scope == FYN_SCOPE_SOME && !(r->identity = fyn_session_identity_json(session))) {
 			fyn_read_request_free(r);
 			r = NULL;
 		}
@@ -217,11 +192,38 @@ static json_t *partial_sections(struct fyn_hub *hub, const struct fyn_session *s
 		json_array_foreach(requested, index, name) {
 			wanted = wanted || (json_is_string(name) && strcmp(json_string_value(name), sections[i][0]) == 0);
 		}
-		if (wanted && may_subscribe(hub, session, stream, view_name, sections[i][1])) {
+		if (wanted && fyn_may_subscribe_events(hub, session, stream, view_name, sections[i][1])) {
 			json_array_append_new(allowed, json_string(sections[i][0]));
 		}
 	}
 	return allowed;
+}
+
+/* The platform snapshot's `restaurants` lists every restaurant (heads and
+ * today's sales): only a client that may read every restaurant's events
+ * gets it. The sections to send anyone else: those requested (all when
+ * none were named), less that one. NULL on OOM. */
+static json_t *without_restaurants(const json_t *requested)
+{
+	static const char *const all[] = { "orders", "menu", "inventory", "sales", "employees" };
+	json_t *kept = json_array();
+	size_t index;
+	json_t *name;
+	int rc = 0;
+
+	for (size_t i = 0; kept && !requested && i < sizeof(all) / sizeof(all[0]); i++) {
+		rc |= json_array_append_new(kept, json_string(all[i]));
+	}
+	json_array_foreach(requested, index, name) {
+		if (kept && json_is_string(name) && strcmp(json_string_value(name), "restaurants") != 0) {
+			rc |= json_array_append(kept, name);
+		}
+	}
+	if (rc != 0) {
+		json_decref(kept);
+		return NULL;
+	}
+	return kept;
 }
 
 static void snapshot_stream(struct fyn_hub *hub, const struct fyn_session *session,
@@ -230,7 +232,7 @@ static void snapshot_stream(struct fyn_hub *hub, const struct fyn_session *sessi
 	const char *stream = request->streams[0].id;
 	const json_t *sections = request->views;
 	struct fyn_read_request *r;
-	enum read_scope scope;
+	enum fyn_read_scope scope;
 	int view;
 
 	if (request->streams[0].problem) {
@@ -241,7 +243,7 @@ static void snapshot_stream(struct fyn_hub *hub, const struct fyn_session *sessi
 		return;
 	}
 	r = fyn_read_request_new(FYN_READ_SNAPSHOT, session->client_id, session->claims.sub, stream, hub->views, (size_t)view);
-	if (r && scope == READ_SOME) {
+	if (r && scope == FYN_SCOPE_SOME) {
 		r->sections = partial_sections(hub, session, stream, hub->views->items[view].name, sections);
 		if (!r->sections) {
 			fyn_read_request_free(r);
@@ -251,6 +253,12 @@ static void snapshot_stream(struct fyn_hub *hub, const struct fyn_session *sessi
 			stream_error(session->client_id, "snapshot", FYN_CONTROL_FORBIDDEN, stream,
 					"forbidden: this token may not read that stream's projections");
 			return;
+		}
+	} else if (r && strcmp(stream, FYN_STREAM_PLATFORM) == 0
+			&& !fyn_may_subscribe_events(hub, session, "+", hub->views->items[view].name, "#")) {
+		if (!(r->sections = without_restaurants(sections))) {
+			fyn_read_request_free(r);
+			r = NULL;
 		}
 	} else if (r && sections) {
 		r->sections = json_incref((json_t *)sections);

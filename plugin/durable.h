@@ -9,7 +9,9 @@
  * one to two seconds behind delivery (so an event still in flight when the
  * broker dies is not counted as received). When the client connects again,
  * the hub replays what its filters cover after its cursors. Guarantee: at
- * least once; clients drop a seq they already have.
+ * least once; clients drop a seq they already have. While it is offline,
+ * mosquitto is refused its ev/ deliveries (acl_check.c), so its own queue
+ * never delivers them a second time.
  */
 #ifndef FYNSYNC_DURABLE_H
 #define FYNSYNC_DURABLE_H

@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "hub.h"
+#include "session_info.h"
 
 /* views owns the new ACL; the old ACL goes with the last reference to the
  * old views. */
@@ -72,6 +73,7 @@ int fyn_on_reload(int event, void *event_data, void *userdata)
 	if (fyn_hub_load_policy(hub) == 0) {
 		mosquitto_log_printf(MOSQ_LOG_NOTICE, "fynsync: reloaded ACL %s and JWT key %s.",
 				hub->config.acl_file, hub->config.jwt_key_file);
+		fyn_session_info_publish_all(hub);
 	}
 	return MOSQ_ERR_SUCCESS;
 }

@@ -4,7 +4,8 @@
  * Publishes what the writer and readers finished (publish.c; their wake
  * signal makes the tick come at once), answers `unavailable` for queued jobs past their
  * deadline, disconnects clients whose token has expired, saves durable
- * cursors and refreshes the retained fynlo/v1/sys/metrics.
+ * cursors, forgets offline sessions mosquitto is done with (sessions.h) and
+ * refreshes the retained fynlo/v1/sys/metrics.
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -73,6 +74,7 @@ int fyn_on_tick(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)event_data;
 	fyn_auth_reload_finished();
+	fyn_sessions_end_closing(&hub->sessions);
 	fyn_hub_drain_completions(hub);
 	answer_expired_jobs(hub, now_ms);
 	fyn_durable_flush(hub, now_ms);

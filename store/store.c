@@ -73,6 +73,8 @@ static bool still_open(struct fyn_store *store)
 	return fyn_store_is_connected(store);
 }
 
+/* libpq's message on one line (it adds DETAIL, CONTEXT and the statement on
+ * lines of their own), for the broker log; never for a client. */
 static void copy_error(const char *message, char *err, size_t errlen)
 {
 	size_t len;
@@ -80,6 +82,11 @@ static void copy_error(const char *message, char *err, size_t errlen)
 	len = strlen(err);
 	while (len > 0 && (err[len - 1] == '\n' || err[len - 1] == ' ')) {
 		err[--len] = '\0';
+	}
+	for (char *c = err; *c; c++) {
+		if (*c == '\n' || *c == '\r' || *c == '\t') {
+			*c = ' ';
+		}
 	}
 }
 

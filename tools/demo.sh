@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The demo part of `./fynsync up` and `stop`: starts simulated tills for the
-# demo restaurant and prints where to connect and with which tokens; stops
-# the tills.
+# The demo part of `./fynsync up` and `stop`: starts simulated tills and a
+# kitchen device for the demo restaurant (tools/simulate_tills.mjs, on the
+# JS sync client) and prints the dashboards' links and the tokens; stops
+# them.
 # usage: tools/demo.sh start|stop
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/cli/common.sh"
@@ -22,7 +23,8 @@ start_tills() {
 	# Tills log in as managers: the demo sets up the menu and stock first.
 	# Tokens go through the environment, not the command line (ps shows that).
 	FYNSYNC_TILL_TOKENS="$(token --role manager --restaurant "$RID" --sub demo-till-1) $(token --role manager --restaurant "$RID" --sub demo-till-2)" \
-		setsid /usr/bin/python3 "$ROOT/tools/simulate_tills.py" "$MQTT_PORT" \
+	FYNSYNC_KITCHEN_TOKEN="$(token --role kitchen --restaurant "$RID" --sub demo-kitchen-device)" \
+		setsid node "$ROOT/tools/simulate_tills.mjs" "ws://127.0.0.1:$WS_PORT" "$RID" \
 		>>"$VAR/log/tills.log" 2>&1 </dev/null &
 	echo $! > "$VAR/tills.pid"
 }
@@ -33,12 +35,19 @@ print_info() {
 	host=${host:-127.0.0.1}
 	cat <<INFO
 
-fynsync is up with the demo restaurant '$RID' and two simulated tills.
+fynsync is up with the demo restaurant '$RID', two simulated tills and a kitchen device.
 
   MQTT (TCP):        mqtt://$host:$MQTT_PORT
   MQTT (WebSocket):  ws://$host:$WS_PORT   (subprotocol mqtt)
   MQTT over TLS:     mqtts://$host:$FYNSYNC_MQTTS_PORT  wss://$host:$FYNSYNC_WSS_PORT   (CA: $VAR/tls/ca.crt)
   logs:              $VAR/log/
+
+Dashboards (open in a browser; each link carries its token, valid 24 h):
+  restaurant owner:  http://$host:$WS_PORT/owner.html?token=$(token --role restaurant_owner --restaurant "$RID" --sub demo-owner)
+  manager:           http://$host:$WS_PORT/owner.html?token=$(token --role manager --restaurant "$RID" --sub demo-manager)
+  staff:             http://$host:$WS_PORT/owner.html?token=$(token --role staff --restaurant "$RID" --sub demo-staff)
+  kitchen display:   http://$host:$WS_PORT/kitchen.html?token=$(token --role kitchen --restaurant "$RID" --sub demo-kitchen)
+  platform owner:    http://$host:$WS_PORT/platform.html?token=$(token --role platform_owner --sub demo-platform)
 
 Tokens (valid 24 h; the MQTT password; the username, if sent, must equal the sub):
   restaurant owner:  $(token --role restaurant_owner --restaurant "$RID" --sub demo-owner)

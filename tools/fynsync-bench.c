@@ -803,7 +803,10 @@ static void setup_connections(void)
 		snprintf(st->submit_topic, sizeof(st->submit_topic), opt.raw ? "bench/%.64s/order/created"
 				: "fynlo/v1/in/%.64s/order/created", st->id);
 		st->last_seq = -1;
-		used += (size_t)snprintf(all_ids + used, sizeof(all_ids) - used, "%s%s", k > 0 ? "," : "", st->id);
+		int written = snprintf(all_ids + used, sizeof(all_ids) - used, "%s%s", k > 0 ? "," : "", st->id);
+		if (written < 0 || (size_t)written >= sizeof(all_ids) - used)
+			die("the subscriber's list of restaurants does not fit");
+		used += (size_t)written;
 	}
 	conn_count = opt.publishers + 1;
 	conns = calloc((size_t)conn_count, sizeof(*conns));

@@ -117,6 +117,34 @@ static bool read_again(struct reader_thread *t, enum fyn_store_status status, in
 	return status == FYN_STORE_DOWN && (*reconnects)++ < 1 && store_ready(t, err, sizeof(err));
 }
 
+/* One JSON text read by key (a stream's snapshot, a client's state), with
+ * the reconnect and single repeat every read gets (read_again). *text is
+ * malloc'd on FYN_STORE_OK, NULL otherwise. */
+typedef enum fyn_store_status (*text_read)(struct fyn_store *store, const char *key,
+		char **json, char *err, size_t errlen);
+
+static enum fyn_store_status read_text(struct reader_thread *t, text_read read, const char *key,
+		char **text)
+{
+	char err[512];
+	enum fyn_store_status status = FYN_STORE_DOWN;
+	int reconnects = 0;
+
+	*text = NULL;
+	if (store_ready(t, err, sizeof(err))) {
+		do {
+			free(*text);
+			*text = NULL;
+			status = read(t->store, key, text, err, sizeof(err));
+		} while (read_again(t, status, &reconnects));
+	}
+	if (status != FYN_STORE_OK) {
+		free(*text);
+		*text = NULL;
+	}
+	return status;
+}
+
 static void push_to_client(struct reader_thread *t, const struct fyn_read_request *r, const char *kind,
 		char *payload)
 {
@@ -343,22 +371,12 @@ static size_t identity_from(const json_t *who, struct fyn_acl_identity *out, con
  * after its stored cursors, at most max_replay events per stream. */
 static void auto_resume(struct reader_thread *t, const struct fyn_read_request *r)
 {
-	char err[512], *text = NULL;
+	char *text;
 	const char *restaurants[FYN_TOKEN_MAX_RESTAURANTS];
 	struct auto_resume_scope scope = { .acl = r->views->acl };
 	json_t *state, *cursors;
-	enum fyn_store_status status = FYN_STORE_DOWN;
-	int reconnects = 0;
 
-	if (store_ready(t, err, sizeof(err))) {
-		do {
-			free(text);
-			text = NULL;
-			status = fyn_store_client_state(t->store, r->client_id, &text, err, sizeof(err));
-		} while (read_again(t, status, &reconnects));
-	}
-	if (status != FYN_STORE_OK) {
-		free(text);
+	if (read_text(t, fyn_store_client_state, r->client_id, &text) != FYN_STORE_OK) {
 		fyn_outbox_log(t->reader->outbox, FYN_LOG_WARNING, "fynsync: automatic resume skipped: the event store is unavailable.");
 		return;
 	}
@@ -372,6 +390,7 @@ static void auto_resume(struct reader_thread *t, const struct fyn_read_request *
 		json_t *seq;
 		json_object_foreach(cursors, stream, seq) {
 			long long head = 0, after = json_integer_value(seq);
+			char err[512];
 			if (fyn_store_head(t->store, stream, &head, err, sizeof(err)) != FYN_STORE_OK) {
 				continue;
 			}
@@ -401,7 +420,7 @@ static void save_state(struct reader_thread *t, const struct fyn_read_request *r
 /* Keeps only the projections the client asked for. */
 static void keep_sections(json_t *snapshot, const json_t *sections)
 {
-	static const char *const all[] = { "orders", "menu", "inventory", "sales", "employees" };
+	static const char *const all[] = { "orders", "menu", "inventory", "sales", "employees", "restaurants" };
 	for (size_t i = 0; sections && i < sizeof(all) / sizeof(all[0]); i++) {
 		bool wanted = false;
 		size_t index;
@@ -417,22 +436,11 @@ static void keep_sections(json_t *snapshot, const json_t *sections)
 
 static void snapshot(struct reader_thread *t, const struct fyn_read_request *r)
 {
-	char err[512];
-	char *text = NULL;
+	char *text;
 	json_t *doc;
 	const struct fyn_view *view = &r->views->items[r->view_index];
-	enum fyn_store_status status = FYN_STORE_DOWN;
-	int reconnects = 0;
 
-	if (store_ready(t, err, sizeof(err))) {
-		do {
-			free(text);
-			text = NULL;
-			status = fyn_store_snapshot(t->store, r->stream, &text, err, sizeof(err));
-		} while (read_again(t, status, &reconnects));
-	}
-	if (status != FYN_STORE_OK) {
-		free(text);
+	if (read_text(t, fyn_store_snapshot, r->stream, &text) != FYN_STORE_OK) {
 		answer_error(t, r, "snapshot", FYN_CONTROL_UNAVAILABLE, "the event store is unavailable; retry with backoff");
 		return;
 	}
@@ -458,9 +466,13 @@ static void *reader_main(void *arg)
 {
 	struct reader_thread *t = arg;
 	struct fyn_read_request *r;
-	char err[512];
 
-	fyn_store_connect(t->store, err, sizeof(err));   /* early; requests retry anyway */
+	if (t == &t->reader->threads[0]) {
+		/* early, so the first request does not pay for it; the other
+		 * threads connect on their first request (requests retry anyway) */
+		char err[512];
+		fyn_store_connect(t->store, err, sizeof(err));
+	}
 	while ((r = next_request(t)) != NULL) {
 		switch (r->kind) {
 		case FYN_READ_RESUME:

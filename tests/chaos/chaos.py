@@ -13,7 +13,8 @@
   event until it is answered and resends it), Subscriber (live events of
   its restaurant; after every (re)connect it subscribes, then resumes from
   the last seq it holds without a gap), Prober (asks ctl/snapshot and
-  ctl/resume over and over). Every ctl request is tracked until answered;
+  ctl/resume over and over), Witness (asks once when a fault is over).
+  Every ctl request is tracked until answered;
   one still unanswered after ANSWER_WITHIN seconds on a connection that
   stayed up is counted unanswered and asked again.
 - Phase: one fault under steady load on restaurants of its own, then the
@@ -78,10 +79,24 @@ class ChaosHub(CliHub):
         self.reaper_pipe = starter.stdin
         _set_subreaper(True)
         try:
-            self.start()
+            self._first_start(env_file)
         except BaseException:
             self.destroy()
             raise
+
+    def _first_start(self, env_file, attempts=3):
+        """./fynsync start, on new ports when another program took one of
+        ours first (the machine is shared)."""
+        for attempt in range(attempts):
+            done = self.run("start")
+            if done.returncode == 0:
+                return
+            if attempt + 1 == attempts or not ("already in use" in done.stderr or "is taken" in done.stderr):
+                raise AssertionError(f"./fynsync start failed:\n{done.stderr}\n{self.read_log()[-3000:]}")
+            procs.cleanup(self.var, self.env)
+            self.pick_ports()
+            with open(env_file, "w") as f:
+                json.dump(self.env, f)
 
     def start(self):
         done = self.run("start")
@@ -522,8 +537,8 @@ SETTINGS = Settings(LONG)
 
 class Phase:
     """One fault under steady load, on restaurants `{name}-0`, `{name}-1`,
-    ... of its own: tills, one subscriber per restaurant and one prober.
-    run() returns the figures (a dict); run_fault(phase) injects it."""
+    ... of its own: tills, one subscriber per restaurant, a prober and a
+    witness. run(inject) brings the fault and returns the figures (a dict)."""
 
     def __init__(self, hub, name, settings=SETTINGS, ttl=3600, refresh=False):
         self.hub, self.name, self.settings = hub, name, settings
@@ -554,6 +569,7 @@ class Phase:
             time.sleep(0.01)
 
     def load_for(self, seconds):
+        """Waits while the load thread goes on."""
         time.sleep(seconds)
 
     def fault(self, start, end):

@@ -24,7 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-from harness import (SERVICE_USER, Broker, Client, Postgres, _chown, _is_root,  # noqa: E402
+from harness import (SERVICE_USER, Broker, Postgres, _chown, _is_root,  # noqa: E402
                      _wait_port, event, free_port, wait_for_log, write_service_file)
 from mqtt_raw import Closed, RawMqtt, user_properties  # noqa: E402
 
@@ -106,6 +106,10 @@ def hub():
     pg = Postgres()
     broker = Broker(pg, secret=SECRET)
     victim = broker.client("manager", ["r1"], sub="victim")
+    deadline = time.time() + 60   # the writer migrates the store when it first connects
+    while victim.submit("r1", event(), timeout=10)["status"] != "accepted":
+        assert time.time() < deadline, "the store never came up"
+        time.sleep(0.2)
     yield broker, victim
     victim.close()
     broker.assert_clean_exit()

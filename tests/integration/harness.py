@@ -10,6 +10,7 @@ import json
 import os
 import pwd
 import queue
+import random
 import shutil
 import signal
 import socket
@@ -44,6 +45,25 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def quiet_port():
+    """A free loopback port below the kernel's range for outgoing connections,
+    so that none takes it before a later bind: for hubs whose ports are
+    fixed before they start (./fynsync), and again at each restart."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32768
+    while True:
+        port = random.randint(max(1024, ephemeral - 12000), ephemeral - 1)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
 
 
 def _is_root():
@@ -257,6 +277,42 @@ class Broker:
         return c
 
 
+class StockBroker:
+    """Debian's mosquitto without the plugin, anonymous, with the hub's queue
+    settings: the reference for plain MQTT behaviour (tests compare the hub
+    with it)."""
+
+    def __init__(self):
+        _ensure_service_user()
+        self.dir = tempfile.mkdtemp(prefix="fynsync-stock-")
+        os.chmod(self.dir, 0o755)
+        _chown(self.dir)
+        self.port = free_port()
+        self.log = os.path.join(self.dir, "mosquitto.log")
+        config = os.path.join(self.dir, "mosquitto.conf")
+        with open(config, "w") as f:
+            f.write("\n".join(["per_listener_settings false", "allow_anonymous true", "persistence false",
+                               "max_queued_messages 100000", f"listener {self.port} 127.0.0.1",
+                               "log_type error", "log_type warning", "log_type notice"]) + "\n")
+        _chown(config)
+        user = {"user": SERVICE_USER, "group": SERVICE_USER, "extra_groups": []} if _is_root() else {}
+        with open(self.log, "a") as log:
+            self.process = subprocess.Popen(["/usr/sbin/mosquitto", "-c", config], stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True, **user)
+        if not _wait_port(self.port, 10, lambda: self.process.poll() is None):
+            raise RuntimeError("stock mosquitto did not start:\n" + open(self.log, errors="replace").read())
+
+    def destroy(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class Client:
     """A paho MQTT client that collects every message into a queue. With
     ca_certs it speaks TLS and verifies the broker's certificate against
@@ -273,15 +329,23 @@ class Client:
         if ca_certs:
             self.mqtt.tls_set_context(ssl.create_default_context(cafile=ca_certs))
         self.messages = queue.Queue()
+        self.details = queue.Queue()   # (topic, payload, qos, retain, message expiry or None)
+        self.session_present = None
         self.connack = queue.Queue()
         self.disconnects = queue.Queue()
         self.subacks = queue.Queue()
-        self.mqtt.on_message = lambda c, u, m: self.messages.put((m.topic, m.payload, m.retain))
+        self.mqtt.on_message = self._on_message
         self.mqtt.on_connect = self._on_connect
         self.mqtt.on_disconnect = self._on_disconnect
         self.mqtt.on_subscribe = self._on_subscribe
 
+    def _on_message(self, client, userdata, m):
+        self.messages.put((m.topic, m.payload, m.retain))
+        properties = getattr(m, "properties", None)
+        self.details.put((m.topic, m.payload, m.qos, m.retain, getattr(properties, "MessageExpiryInterval", None)))
+
     def _on_connect(self, client, userdata, flags, rc, properties=None):
+        self.session_present = flags.get("session present")
         self.connack.put(rc if isinstance(rc, int) else rc.value)
 
     def _on_disconnect(self, client, userdata, rc, properties=None):
@@ -389,13 +453,20 @@ class CliHub:
         for src, dst in ((PLUGIN, plugin), (DEFAULT_ACL, acl)):
             shutil.copyfile(src, dst)
             os.chmod(dst, 0o644)
-        self.env = dict(outside_environment(), FYNSYNC_VAR=self.var, FYNSYNC_PLUGIN=plugin, FYNSYNC_ACL_FILE=acl,
-                        FYNSYNC_MQTT_PORT=str(free_port()), FYNSYNC_WS_PORT=str(free_port()),
-                        FYNSYNC_MQTTS_PORT=str(free_port()), FYNSYNC_WSS_PORT=str(free_port()),
-                        FYNSYNC_PG_PORT=str(free_port()))
-        self.port = int(self.env["FYNSYNC_MQTT_PORT"])
+        self.env = dict(outside_environment(), FYNSYNC_VAR=self.var, FYNSYNC_PLUGIN=plugin, FYNSYNC_ACL_FILE=acl)
+        self.pick_ports()
         self.pg_dir = os.path.join(self.var, "pg")
         self.ca = os.path.join(self.var, "tls", "ca.crt")
+
+    def pick_ports(self):
+        """New ports for every listener and PostgreSQL (quiet_port); a
+        running hub keeps its own until restarted."""
+        ports = set()
+        while len(ports) < 5:
+            ports.add(quiet_port())
+        for name, port in zip(("MQTT", "WS", "MQTTS", "WSS", "PG"), sorted(ports)):
+            self.env[f"FYNSYNC_{name}_PORT"] = str(port)
+        self.port = int(self.env["FYNSYNC_MQTT_PORT"])
 
     def run(self, *args, timeout=120):
         return subprocess.run([FYNSYNC, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
@@ -486,19 +557,27 @@ class RawClient:
     the CONNACK code, and later a DISCONNECT packet and the moment the
     broker closed the connection."""
 
-    def __init__(self, port, client_id, username, password, version=5, will=None):
-        """will: optional (topic, payload, retain), sent with QoS 1."""
+    def __init__(self, port, client_id, username, password, version=5, will=None, keepalive=60,
+                 clean=True, session_expiry=None, will_delay=None, timeout=5):
+        """will: optional (topic, payload, retain), sent with QoS 1. version is
+        the protocol level (4 is MQTT 3.1.1). keepalive in seconds; with
+        session_expiry and will_delay (MQTT 5, seconds) the CONNECT carries
+        those properties. timeout bounds the wait for CONNACK, in seconds."""
         self.version = version
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        flags = 0x02 | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        flags = (0x02 if clean else 0) | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
         if will is not None:
             flags |= 0x04 | (1 << 3) | (0x20 if will[2] else 0)
-        variable = _mqtt_string("MQTT") + bytes([version, flags]) + struct.pack("!H", 60)
+        variable = _mqtt_string("MQTT") + bytes([version, flags]) + struct.pack("!H", keepalive)
         if version == 5:
-            variable += b"\x00"   # no properties
+            properties = b"" if session_expiry is None else b"\x11" + struct.pack("!I", session_expiry)
+            variable += _varint(len(properties)) + properties
         body = variable + _mqtt_string(client_id)
         if will is not None:
-            body += (b"\x00" if version == 5 else b"") + _mqtt_string(will[0]) + _mqtt_string(will[1])
+            if version == 5:
+                properties = b"" if will_delay is None else b"\x18" + struct.pack("!I", will_delay)
+                body += _varint(len(properties)) + properties
+            body += _mqtt_string(will[0]) + _mqtt_string(will[1])
         if username is not None:
             body += _mqtt_string(username)
         if password is not None:

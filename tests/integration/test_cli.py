@@ -121,6 +121,28 @@ def test_a_pid_file_naming_another_process_is_not_a_broker(hub):
         other.wait()
 
 
+def test_start_waits_for_a_broker_slow_to_exec(hub):
+    """Until setpriv and setsid have exec'd mosquitto the new pid runs one of
+    them; `start` took that for a broker that had died, said so, exited 1
+    and left the broker starting (seen by the chaos suite on a loaded
+    machine). A setsid that takes 1 s makes it happen every time."""
+    hub.run("stop")
+    slow = service_dir("fynsync-cli-slow-")
+    try:
+        with open(os.path.join(slow, "setsid"), "w") as f:
+            f.write('#!/bin/sh\nsleep 1\nexec /usr/bin/setsid "$@"\n')
+        os.chmod(os.path.join(slow, "setsid"), 0o755)
+        path = hub.env["PATH"]
+        hub.env["PATH"] = f"{slow}:{path}"
+        try:
+            hub.start_ok()
+        finally:
+            hub.env["PATH"] = path
+        assert hub.run("status").returncode == 0
+    finally:
+        shutil.rmtree(slow, ignore_errors=True)
+
+
 TLS_LISTENERS = [("FYNSYNC_MQTTS_PORT", "tcp"), ("FYNSYNC_WSS_PORT", "websockets")]
 
 

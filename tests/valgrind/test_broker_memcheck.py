@@ -1,7 +1,7 @@
 """The plugin under valgrind memcheck inside the real broker: one broker
 life that goes through every path (auth refusals, submissions of every
 outcome, fan-out, resume, snapshot, token refresh, a persistent client,
-a reload, disconnects) and must end with no memcheck error and no definite
+a reload, wills, offline sessions superseded and left at exit, disconnects) and must end with no memcheck error and no definite
 leak. Run with FYNSYNC_VALGRIND=1 (ctest valgrind.broker does)."""
 
 import json
@@ -12,7 +12,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 
-from harness import Broker, Client, Postgres, VALGRIND, event  # noqa: E402
+from harness import Broker, Client, Postgres, RawClient, VALGRIND, event  # noqa: E402
 
 SLOW = 60   # everything is ~30x slower under memcheck
 
@@ -55,7 +55,14 @@ def test_one_broker_life_is_memcheck_clean():
         time.sleep(2.5)                       # a durable cursor flush
         broker.signal(signal.SIGHUP)          # reload the ACL and key
         time.sleep(2)
+        for version in (4, 5):                # wills, decided for clients already gone
+            RawClient(broker.port, f"will-{version}", "wendy", broker.token("staff", ["r1"], "wendy"), version,
+                      will=("fynlo/v1/presence/r1/will", b"gone", False), timeout=SLOW).drop()
+        away, _ = connect(broker, "kds-2", "kitchen", sub="kai", clean=False)   # still offline at exit
+        away.subscribe("fynlo/v1/presence/r1/+", timeout=SLOW)
+        away.close()
         kitchen.close()
+        assert till.submit("r1", event(), timeout=SLOW)["status"] == "accepted"   # while kitchens are offline
         kitchen, _ = connect(broker, "kds-1", "kitchen", sub="kim", clean=False)   # automatic resume
         time.sleep(2)
         for c in (owner, till, kitchen):

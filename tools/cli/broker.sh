@@ -16,7 +16,7 @@ LOG="$VAR/log/mosquitto.log"
 MOSQUITTO=/usr/sbin/mosquitto
 PLACEHOLDERS=(FYNSYNC_MQTT_PORT FYNSYNC_WS_PORT FYNSYNC_MQTTS_PORT FYNSYNC_WSS_PORT
 	FYNSYNC_PG_PORT FYNSYNC_VAR FYNSYNC_PLUGIN FYNSYNC_JWT_SECRET_FILE FYNSYNC_ACL_FILE
-	FYNSYNC_TLS_CERT FYNSYNC_TLS_KEY)
+	FYNSYNC_TLS_CERT FYNSYNC_TLS_KEY FYNSYNC_HTTP_DIR)
 PORTS=(FYNSYNC_MQTT_PORT FYNSYNC_WS_PORT FYNSYNC_MQTTS_PORT FYNSYNC_WSS_PORT)
 
 # mosquitto.conf with every ${NAME} of PLACEHOLDERS replaced by its value.
@@ -36,13 +36,19 @@ render_config() {
 # until its parent reaps it (forever under a PID 1 that does not reap), and
 # a pid can be reused: neither is a running broker.
 broker_pid() {
-	local pid state
+	local pid
 	pid=$(cat "$PID_FILE" 2>/dev/null) || return 1
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	state=$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$pid/stat" 2>/dev/null) || return 1
-	[[ $state != [ZX] ]] || return 1
+	pid_alive "$pid" || return 1
 	[[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == "$MOSQUITTO -c $CONFIG " ]] || return 1
 	echo "$pid"
+}
+
+# pid_alive PID: the process exists and is not a zombie, whatever it runs.
+pid_alive() {
+	local state
+	state=$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+	[[ $state != [ZX] ]]
 }
 
 # The TLS listeners need a certificate: the local one of `certs` unless
@@ -62,7 +68,7 @@ all_listening() {
 }
 
 broker_start() {
-	local pid i name
+	local pid name
 	if pid=$(broker_pid); then say "broker already running (pid $pid)"; return 0; fi
 	[ -f "$FYNSYNC_PLUGIN" ] || die "not built yet: run ./fynsync build (or ./fynsync up)"
 	for name in "${PORTS[@]}"; do
@@ -75,17 +81,23 @@ broker_start() {
 	: > "$LOG"
 	own_for_service "$VAR/log"
 	check_service_reach "$VAR"
+	[ -d "$FYNSYNC_HTTP_DIR" ] || build_pages
+	check_service_reach "$FYNSYNC_HTTP_DIR"
 	# setpriv and setsid exec in place, so $! is mosquitto's own pid.
 	local drop=()
 	is_root && drop=(setpriv --reuid="$RUN_USER" --regid="$RUN_USER" --init-groups)
 	(cd "$VAR"; "${drop[@]}" setsid "$MOSQUITTO" -c "$CONFIG" >>"$LOG" 2>&1 </dev/null & echo $! > "$PID_FILE")
-	for i in $(seq 1 100); do
-		broker_pid >/dev/null || { tail -n 20 "$LOG" >&2; die "the broker exited while starting (log above, $LOG)"; }
-		grep -q "fynsync: ready" "$LOG" && all_listening && return 0
+	pid=$(cat "$PID_FILE")
+	for _ in $(seq 1 100); do
+		# Until setpriv and setsid have exec'd mosquitto (slow on a loaded
+		# machine), the pid runs one of them: only its end is a failure.
+		pid_alive "$pid" || { tail -n 20 "$LOG" >&2; die "the broker exited while starting (log above, $LOG)"; }
+		broker_pid >/dev/null && grep -q "fynsync: ready" "$LOG" && all_listening && return 0
 		sleep 0.1
 	done
+	kill -9 "$pid" 2>/dev/null || true
 	tail -n 20 "$LOG" >&2
-	die "the broker did not accept connections on every port (${PORTS[*]}) within 10 s"
+	die "the broker did not accept connections on every port (${PORTS[*]}) within 10 s; stopped it (log above, $LOG)"
 }
 
 broker_stop() {

@@ -23,6 +23,7 @@ export FYNSYNC_PLUGIN="${FYNSYNC_PLUGIN:-$BUILD/plugin/fynsync.so}"
 export FYNSYNC_ACL_FILE="${FYNSYNC_ACL_FILE:-$ROOT/acl/fynsync.acl}"
 export FYNSYNC_TLS_CERT="${FYNSYNC_TLS_CERT:-$FYNSYNC_VAR/tls/server.crt}"
 export FYNSYNC_TLS_KEY="${FYNSYNC_TLS_KEY:-$FYNSYNC_VAR/tls/server.key}"
+export FYNSYNC_HTTP_DIR="${FYNSYNC_HTTP_DIR:-$ROOT/bridge-ws/dist}"
 VAR="$FYNSYNC_VAR"
 
 say() { printf 'fynsync: %s\n' "$*" >&2; }
@@ -62,6 +63,17 @@ build_into() {
 	local dir="$1"; shift
 	cmake -S "$ROOT" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
 	cmake --build "$dir" -j "$(nproc)" >/dev/null
+}
+
+# The dashboards (bridge-ws/build.mjs) into FYNSYNC_HTTP_DIR, which
+# mosquitto serves; skipped, with a note, until npm packages are installed.
+build_pages() {
+	if [ ! -d "$ROOT/bridge-ws/node_modules" ]; then
+		say "dashboards not built: run ./fynsync install (npm packages) first"
+		mkdir -p "$FYNSYNC_HTTP_DIR"
+		return 0
+	fi
+	node "$ROOT/bridge-ws/build.mjs" "$FYNSYNC_HTTP_DIR" >/dev/null
 }
 
 # The HS256 secret the broker verifies and `token` signs with.

@@ -12,6 +12,7 @@ DEBIAN_PACKAGES=(
 	postgresql-15 postgresql-client-15
 	python3 python3-paho-mqtt python3-psycopg2 python3-jwt python3-pytest python3-cryptography
 	openssl valgrind cppcheck clang-tidy clang libclang-rt-14-dev
+	nodejs chromium-headless-shell
 )
 
 missing_debian_packages() {
@@ -35,6 +36,11 @@ install_debian_packages() {
 
 install_npm_packages() {
 	[ -f "$ROOT/bridge-ws/package.json" ] || return 0
+	# Debian's nodejs comes without npm (NodeSource's includes it).
+	if ! command -v npm >/dev/null; then
+		is_root || die "npm is missing; run as root or install Debian's npm package"
+		apt-get install -y -qq --no-install-recommends npm >/dev/null
+	fi
 	if [ ! -d "$ROOT/bridge-ws/node_modules" ] || [ "$ROOT/bridge-ws/package-lock.json" -nt "$ROOT/bridge-ws/node_modules" ]; then
 		say "installing npm packages for bridge-ws"
 		(cd "$ROOT/bridge-ws" && npm ci --no-audit --no-fund --loglevel=error)

@@ -1,0 +1,95 @@
+#!/usr/bin/python3
+"""test/hub.py: a real hub for the bridge-ws tests (node's test runner),
+started with the integration tests' own harness (tests/integration/harness.py):
+a throwaway PostgreSQL and mosquitto with the fynsync plugin, on free ports,
+with the built pages served from the WebSocket listener (http_dir) when
+given. Prints one JSON line {"port", "ws_port", "secret", "pid"} when ready,
+then serves commands, one per line on stdin, each answered by one JSON line:
+  kill9 / start    SIGKILL the broker / start it again (same ports)
+  stop             stop everything and exit (also on EOF)
+
+usage: hub.py [--http-dir DIR] [--max-replay N]
+Env: FYNSYNC_PLUGIN, FYNSYNC_SOURCE_DIR as for the integration tests."""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "integration"))
+
+from harness import Broker, Postgres, _chown  # noqa: E402
+
+
+class PageBroker(Broker):
+    """The harness's broker, its WebSocket listener also serving http_dir."""
+
+    def __init__(self, postgres, http_dir=None, **kwargs):
+        self.http_dir = http_dir
+        super().__init__(postgres, **kwargs)
+
+    def _config(self):
+        path = super()._config()
+        if self.http_dir:
+            with open(path) as f:
+                lines = f.read().splitlines()
+            at = lines.index(f"listener {self.ws_port} 127.0.0.1") + 2
+            lines.insert(at, f"http_dir {self.http_dir}")
+            with open(path, "w") as f:
+                f.write("\n".join(lines) + "\n")
+        return path
+
+
+def copy_pages(source, broker_dir):
+    """A copy the service user can read (the checkout may be private)."""
+    target = os.path.join(broker_dir, "www")
+    shutil.copytree(source, target)
+    for root, dirs, files in os.walk(target):
+        os.chmod(root, 0o755)
+        _chown(root)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+            _chown(os.path.join(root, name))
+    return target
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--http-dir")
+    parser.add_argument("--max-replay", type=int, default=50000)
+    args = parser.parse_args()
+    postgres = Postgres()
+    broker = None
+    try:
+        www = None
+        if args.http_dir:
+            import tempfile
+            holder = tempfile.mkdtemp(prefix="fynsync-pages-")
+            os.chmod(holder, 0o755)
+            www = copy_pages(args.http_dir, holder)
+        broker = PageBroker(postgres, http_dir=www, options={"max_replay": args.max_replay})
+        print(json.dumps({"port": broker.port, "ws_port": broker.ws_port, "secret": broker.secret,
+                          "pid": broker.process.pid}), flush=True)
+        for line in sys.stdin:
+            command = line.strip()
+            if command == "kill9":
+                broker.kill9()
+                print(json.dumps({"ok": True}), flush=True)
+            elif command == "start":
+                broker.start()
+                print(json.dumps({"ok": True, "pid": broker.process.pid}), flush=True)
+            elif command == "stop":
+                break
+            else:
+                print(json.dumps({"ok": False, "error": f"unknown command {command!r}"}), flush=True)
+    finally:
+        if broker:
+            broker.destroy()
+        postgres.destroy()
+        if args.http_dir and www:
+            shutil.rmtree(os.path.dirname(www), ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
