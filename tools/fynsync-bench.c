@@ -26,7 +26,9 @@
  *                 [--timeline FILE] [--samples FILE] [--mqtt-version 5|311]
  *
  * --rate 0 (default) sends as fast as the hub answers, with at most --window
- * unanswered events per publisher; --rate R > 0 paces R events/s in total,
+ * events per publisher not yet answered or (when accepted) not yet
+ * received by the subscriber, so neither the hub's queue nor the
+ * subscriber's backlog in mosquitto grows without bound; --rate R > 0 paces R events/s in total,
  * round robin over the publishers (a publisher whose window is full delays
  * the schedule; the delay is reported as send lag).
  *
@@ -112,7 +114,7 @@ static void usage(FILE *out)
 	      "  --raw                 plain mosquitto: publish to bench/R/..., answered = delivered to the subscriber\n"
 	      "  --publishers N        publisher connections (8)\n"
 	      "  --rate R              total events/s; 0 = as fast as possible (0)\n"
-	      "  --window W            max unanswered events per publisher (64)\n"
+	      "  --window W            max events per publisher unanswered or, accepted, unconfirmed (64)\n"
 	      "  --duration S          seconds of sending (10)\n"
 	      "  --count N             stop after N events in total (no limit)\n"
 	      "  --warmup S            seconds excluded from throughput and latency (0)\n"
@@ -531,7 +533,9 @@ static void handle_ack(struct conn *c, const struct mosquitto_message *m, int64_
 		return;
 	}
 	r->ack_ns = now;
-	c->outstanding--;
+	/* An accepted event leaves the window once it is confirmed too. */
+	if (strcmp(status, "accepted") != 0 || r->confirmed_ns)
+		c->outstanding--;
 	if (strcmp(status, "accepted") == 0) {
 		json_t *seq = json_object_get(ack, "seq");
 		r->status = ST_ACCEPTED;
@@ -622,6 +626,8 @@ static void handle_confirmed(const struct mosquitto_message *m, int64_t now)
 		r->confirmed_ns = now;
 		r->confirmed_seq = json_integer_value(seq);
 		cnt.confirmed++;
+		if (r->ack_ns)
+			conns[r->publisher].outstanding--;
 	}
 	json_decref(event);
 }
