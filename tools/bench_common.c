@@ -52,6 +52,14 @@ long long parse_int(const char *name, const char *text, long long min, long long
 	return v;
 }
 
+int parse_mqtt_version(const char *text)
+{
+	long long v = parse_int("--mqtt-version", text, 3, 311);
+	if (v != 5 && v != 311)
+		die("--mqtt-version must be 5 or 311");
+	return (int)v;
+}
+
 bool id_chars_ok(const char *s, size_t max)
 {
 	size_t n = strlen(s);

@@ -17,6 +17,8 @@ extern const char *bench_program;
 void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 double parse_double(const char *name, const char *text, double min, double max);
 long long parse_int(const char *name, const char *text, long long min, long long max);
+/* --mqtt-version: 5 or 311 (libmosquitto's MQTT_PROTOCOL_V5 / V311), else dies. */
+int parse_mqtt_version(const char *text);
 /* s is 1..max characters of the contract's id alphabet. */
 bool id_chars_ok(const char *s, size_t max);
 int64_t now_ns(void);   /* CLOCK_MONOTONIC */

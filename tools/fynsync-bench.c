@@ -191,13 +191,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'T': o->timeline_file = optarg; break;
 		case 'S': o->samples_file = optarg; break;
 		case 'i': o->id_prefix = optarg; break;
-		case 'V': {
-			long long v = parse_int("--mqtt-version", optarg, 3, 311);
-			if (v != 5 && v != 311)
-				die("--mqtt-version must be 5 or 311");
-			o->mqtt_version = (int)v;
-			break;
-		}
+		case 'V': o->mqtt_version = parse_mqtt_version(optarg); break;
 		case 'q': o->qos = (int)parse_int("--qos", optarg, 0, 2); break;
 		case 'Q': o->quiet = true; break;
 		case 'h': usage(stdout); exit(0);

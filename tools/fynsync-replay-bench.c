@@ -160,13 +160,7 @@ static void parse_options(int argc, char **argv)
 		case 'b': opt.bin_ms = (int)parse_int("--bin-ms", optarg, 1, 60000); break;
 		case 'L': opt.subscribe_live = true; break;
 		case 'M': opt.receive_maximum = (int)parse_int("--receive-maximum", optarg, 1, 65535); break;
-		case 'V': {
-			long long v = parse_int("--mqtt-version", optarg, 3, 311);
-			if (v != 5 && v != 311)
-				die("--mqtt-version must be 5 or 311");
-			opt.mqtt_version = (int)v;
-			break;
-		}
+		case 'V': opt.mqtt_version = parse_mqtt_version(optarg); break;
 		case 'Q': opt.quiet = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
