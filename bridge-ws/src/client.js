@@ -6,8 +6,11 @@
 //    period); this client reconnects with exponential backoff and full
 //    jitter (0.5 s doubling to 20 s), at once on the browser's `online`
 //    event, and keeps its keepalive timers in a worker (timerVariant) so a
-//    background tab is not dropped. States, emitted as `state`:
-//    connecting -> connected -> resuming -> live, offline, unauthorized.
+//    background tab is not dropped. Given several hub nodes' URLs, every
+//    reconnect after a lost or failed connection goes to the next one (same
+//    backoff), and resumes there from the last seq. States, emitted as
+//    `state`: connecting -> connected -> resuming -> live, offline,
+//    unauthorized.
 //  - What to read: the hub's retained fynlo/v1/client/{cid}/session
 //    (docs/protocol.md, "Session info") says the view, the filters and how
 //    much of each stream the client reads; nothing here knows roles.
@@ -26,7 +29,8 @@
 //
 // Events (client.on(name, fn)): state, session, event (ev), snapshot (doc),
 // outbox (entries), accepted (entry, ack), rejected (entry, ack),
-// presence (rid, cid, doc|null), metrics (doc), token (exp), error (err).
+// presence (rid, cid, doc|null), metrics (doc|null, node), alerts
+// (doc|null, node), token (exp), error (err).
 
 import mqtt from 'mqtt';
 import { memoryStorage } from './storage.js';
@@ -64,14 +68,17 @@ function uuid() {
 }
 
 export class FynClient {
-  // options: url (ws://host:port), token, clientId; getToken (async () =>
+  // options: url (ws://host:port, or a list of hub nodes' URLs; also as
+  // urls), token, clientId; getToken (async () =>
   // new JWT), storage (see storage.js; memory by default), snapshotViews
   // (projection names to load at start, or null for none), subscribe
   // (false: a submit-only device), gapMs (1000), ackTimeoutMs (5000),
   // controlTimeoutMs (10000), refreshBeforeS (60), random, connect
   // (mqtt.connect), watchOnline (true in browsers).
   constructor(options) {
-    this.url = options.url;
+    this.urls = [].concat(options.urls || options.url);
+    if (this.urls.length === 0 || this.urls.some((u) => typeof u !== 'string' || !u)) throw new Error('FynClient: url (or urls) is required');
+    this.urlIndex = 0;
     this.token = options.token;
     this.claims = tokenClaims(options.token);
     this.clientId = options.clientId || `fyn-${uuid().slice(0, 8)}`;
@@ -169,6 +176,11 @@ export class FynClient {
     this.setState('offline');
   }
 
+  // The URL of the hub node in use (or tried next).
+  get url() {
+    return this.urls[this.urlIndex];
+  }
+
   stream(name) {
     let s = this.streams.get(name);
     if (!s) {
@@ -263,6 +275,8 @@ export class FynClient {
       this.pendingToken = fresh;
     }
     this.setState('offline');
+    // The node is gone or unreachable: the next attempt goes to the next one.
+    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
     this.scheduleReconnect();
   }
 
@@ -381,6 +395,13 @@ export class FynClient {
     }
   }
 
+  // Asks for a snapshot of one stream (views: projection names, null for
+  // all): the `snapshot` event brings it, then the stream is resumed from its
+  // head, its events in between held back meanwhile.
+  snapshot(stream, views = null) {
+    if (this.stream(stream).phase !== 'snapshotting') this.requestSnapshot(stream, views);
+  }
+
   requestSnapshot(stream, views) {
     const s = this.stream(stream);
     s.phase = 'snapshotting';
@@ -407,7 +428,10 @@ export class FynClient {
   // ---- messages --------------------------------------------------------
 
   onMessage(topic, payload) {
-    if (payload.length === 0) return;   // a cleared retained message
+    if (payload.length === 0) {   // a cleared retained message
+      this.onCleared(topic);
+      return;
+    }
     let doc;
     try {
       doc = JSON.parse(payload.toString());
@@ -427,9 +451,17 @@ export class FynClient {
     } else if (topic.startsWith('fynlo/v1/presence/')) {
       const [, , , rid, cid] = topic.split('/');
       this.emit('presence', rid, cid, doc);
-    } else if (topic === 'fynlo/v1/sys/metrics') {
-      this.emit('metrics', doc);
+    } else if (topic.startsWith('fynlo/v1/sys/')) {
+      const [, , , kind, node] = topic.split('/');
+      if (kind === 'metrics' || kind === 'alerts') this.emit(kind, doc, node || doc.node || null);
     }
+  }
+
+  // Presence, metrics and alerts cleared: emitted with a null document.
+  onCleared(topic) {
+    const [, , kind, a, b] = topic.split('/');
+    if (kind === 'presence' && a && b) this.emit('presence', a, b, null);
+    else if (kind === 'sys' && b && (a === 'metrics' || a === 'alerts')) this.emit(a, null, b);
   }
 
   onEvent(ev) {
@@ -620,17 +652,21 @@ export class FynClient {
 
   onTokenAck(ack) {
     const sent = this.control.get('token');
+    if (!sent) return;   // an answer already taken (a request sent twice)
     this.control.delete('token');
-    if (ack.status === 'accepted' && sent) {
+    if (ack.status === 'accepted') {
       this.token = sent.payload.token;
       this.claims = tokenClaims(this.token);
       this.pendingToken = null;
       this.emit('token', this.claims.exp);
+      this.scheduleRefresh();
     } else {
+      // Refused: ask getToken() again later, not at once (the refused token
+      // is still due, so an immediate retry would loop with the hub).
       this.pendingToken = null;
       this.emit('error', new Error(`token refresh refused: ${ack.reason}`));
+      this.refreshTimer = this.after(5000, () => { this.refreshTimer = null; this.scheduleRefresh(); });
     }
-    this.scheduleRefresh();
   }
 
   // ---- housekeeping (every 250 ms) -------------------------------------

@@ -12,9 +12,11 @@ import { FynClient } from '../src/client.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(here, '..', '..');
 
-export async function startHub({ httpDir = null, maxReplay = 50000 } = {}) {
-  const args = [path.join(here, 'hub.py'), '--max-replay', String(maxReplay)];
+// nodes: hub nodes on one database; options: more plugin options ({key: value}).
+export async function startHub({ httpDir = null, maxReplay = 50000, nodes = 1, options = {} } = {}) {
+  const args = [path.join(here, 'hub.py'), '--max-replay', String(maxReplay), '--nodes', String(nodes)];
   if (httpDir) args.push('--http-dir', httpDir);
+  for (const [k, v] of Object.entries(options)) args.push('--option', `${k}=${v}`);
   const proc = spawn('/usr/bin/python3', args, {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, FYNSYNC_SOURCE_DIR: process.env.FYNSYNC_SOURCE_DIR || ROOT },
@@ -30,9 +32,12 @@ export async function startHub({ httpDir = null, maxReplay = 50000 } = {}) {
   return {
     ...info,
     url: `ws://127.0.0.1:${info.ws_port}`,
+    urls: info.nodes.map((n) => `ws://127.0.0.1:${n.ws_port}`),
     token: (claims) => sign(claims, info.secret),
-    kill9: () => command('kill9'),
-    restart: () => command('start'),
+    kill9: (node = 0) => command(`kill9 ${node}`),
+    restart: (node = 0) => command(`start ${node}`),
+    freezePostgres: () => command('freeze'),
+    thawPostgres: () => command('thaw'),
     async stop() {
       proc.stdin.end('stop\n');
       await new Promise((resolve) => proc.once('exit', resolve));
@@ -73,8 +78,8 @@ export function waitState(client, state, timeoutMs = 10000) {
 }
 
 // A submit-only device (a till) on the sync client itself.
-export async function till(hub, restaurant, sub = `till-${randomUUID().slice(0, 4)}`, role = 'manager') {
-  const c = new FynClient({ url: hub.url, token: hub.token({ sub, role, restaurants: [restaurant] }), clientId: sub, subscribe: false });
+export async function till(hub, restaurant, sub = `till-${randomUUID().slice(0, 4)}`, role = 'manager', url = hub.url) {
+  const c = new FynClient({ url, token: hub.token({ sub, role, restaurants: [restaurant] }), clientId: sub, subscribe: false });
   await c.start();
   await waitState(c, 'live');
   return c;

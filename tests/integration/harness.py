@@ -146,6 +146,23 @@ class Postgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def postgres_processes(postgres):
+    """The postmaster and every process it started (the backends serving the
+    hub's connections among them)."""
+    with open(os.path.join(postgres.data, "postmaster.pid")) as f:
+        postmaster = int(f.readline())
+    pids = [postmaster]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == postmaster:
+                        pids.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    return pids
+
+
 class Broker:
     """mosquitto with the fynsync plugin, configured like mosquitto.conf."""
 

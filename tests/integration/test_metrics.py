@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from harness import Broker, Client, event
+from harness import Broker, Client, event, postgres_processes
 
 NODE = "node-a"
 WINDOW_S = 3
@@ -171,23 +171,6 @@ def test_retained_metrics_per_node(broker):
     assert staff.subscribe("fynlo/v1/sys/alerts") == [135]
     staff.close()
     owner.close()
-
-
-def postgres_processes(postgres):
-    """The postmaster and every process it started (the backends serving the
-    hub's connections among them)."""
-    with open(os.path.join(postgres.data, "postmaster.pid")) as f:
-        postmaster = int(f.readline())
-    pids = [postmaster]
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == postmaster:
-                        pids.append(int(entry))
-            except (OSError, IndexError, ValueError):
-                pass
-    return pids
 
 
 def alert_states(owner, until, timeout):

@@ -30,6 +30,20 @@ export function clock(iso) {
   return iso ? clockFormat.format(new Date(iso)) : '';
 }
 
+const dayFormats = new Map();   // time zone -> formatter (making one is slow)
+
+// The local day (YYYY-MM-DD) and hour of a timestamp in the restaurant's zone.
+export function localDay(iso, tz) {
+  let f = dayFormats.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', hourCycle: 'h23' });
+    dayFormats.set(tz, f);
+  }
+  const parts = {};
+  for (const p of f.formatToParts(iso ? new Date(iso) : new Date())) parts[p.type] = p.value;
+  return { day: `${parts.year}-${parts.month}-${parts.day}`, hour: Number(parts.hour) };
+}
+
 // Sets textContent only when it changed (no layout work otherwise).
 export function setText(node, text) {
   const t = String(text);
@@ -107,8 +121,9 @@ export function startClient(page, { snapshotViews }) {
     sessionStorage.setItem(cidKey, clientId);
   }
   const params = new URLSearchParams(location.search);
-  const url = params.get('ws') || `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
-  const client = new FynClient({ url, token, clientId, snapshotViews, storage: idbStorage(`fynsync-${clientId}`) });
+  // ?ws=URL[,URL...]: the hub nodes to use, in order (default: this page's own).
+  const urls = (params.get('ws') || `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`).split(',');
+  const client = new FynClient({ urls, token, clientId, snapshotViews, storage: idbStorage(`fynsync-${clientId}`) });
   statusBar(client, claims);
   // For tests and benchmarks: when the page went live and took its first
   // event (performance.now(), ms since the page was opened), long tasks.

@@ -9,7 +9,7 @@
 // the DOM is updated once per frame, and only where something changed.
 import uPlot from 'uplot';
 
-import { clock, el, frameScheduler, money, notice, setText, startClient } from './common.js';
+import { clock, el, frameScheduler, localDay, money, notice, setText, startClient } from './common.js';
 
 const ORDER_ROWS = 60;
 const FEED_ROWS = 30;
@@ -20,20 +20,6 @@ const client = startClient('owner', { snapshotViews: ['orders', 'menu', 'invento
 const models = new Map();   // rid -> model
 let current = null;          // rid shown
 let full = false;            // the session's view shows cost and profit
-
-const dayFormats = new Map();   // time zone -> formatter (making one is slow)
-
-// The local day (YYYY-MM-DD) and hour of a timestamp in the restaurant's zone.
-function localDay(iso, tz) {
-  let f = dayFormats.get(tz);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', hourCycle: 'h23' });
-    dayFormats.set(tz, f);
-  }
-  const parts = {};
-  for (const p of f.formatToParts(iso ? new Date(iso) : new Date())) parts[p.type] = p.value;
-  return { day: `${parts.year}-${parts.month}-${parts.day}`, hour: Number(parts.hour) };
-}
 
 function itemsCost(items) {
   let cost = 0;

@@ -20,6 +20,7 @@ import { FynClient } from '../../src/client.js';
 import { ROOT, answered, rid, sleep, startHub, submitted, till, waitFor, waitState } from '../hub.js';
 
 const MAX_REPLAY = 50;
+const ALERT_WINDOW_S = 3;
 const CHROMIUM = process.env.FYNSYNC_CHROMIUM || '/usr/bin/chromium-headless-shell';
 const SHOTS = process.env.FYNSYNC_SCREENSHOT_DIR || null;
 let hub;
@@ -35,7 +36,8 @@ before(async () => {
     execFileSync('node', [path.join(ROOT, 'bridge-ws', 'build.mjs'), pagesDir], { stdio: 'ignore' });
   }
   if (SHOTS) mkdirSync(SHOTS, { recursive: true });
-  hub = await startHub({ httpDir: pagesDir, maxReplay: MAX_REPLAY });
+  // A short alert window: an alert clears within seconds of its cause.
+  hub = await startHub({ httpDir: pagesDir, maxReplay: MAX_REPLAY, options: { alert_window: ALERT_WINDOW_S } });
   browser = await chromium.launch({ executablePath: CHROMIUM });
 });
 
@@ -209,6 +211,67 @@ describe('pages', () => {
     assert.ok(ownerFrames.includes('"cost"'), 'the owner gets the full view (the inspection works)');
     assert.match(await own.page.evaluate(() => document.body.innerText), /gross profit/i);
     for (const p of pages) await p.context.close();
+    await t.close();
+  });
+});
+
+describe('platform', () => {
+  const platformOwner = { sub: 'pat', role: 'platform_owner' };
+
+  test('every node\'s metrics are shown; an alert (PostgreSQL frozen) appears at once and goes when cleared', async () => {
+    const r = rid('alert');
+    const t = await till(hub, r);
+    await submitted(t, r, 'order.created', 'a-0', order());   // the writer is connected
+    const { page, context, seen } = await open('platform', platformOwner);
+    const nodeRow = page.locator('#nodes tr[data-status="ok"]');
+    await nodeRow.waitFor({ timeout: 10000 });
+    assert.equal(await page.locator('#nodes tr').count(), 1, 'one node');
+    assert.match(await nodeRow.locator('td').nth(3).textContent(), /^up$/);
+    assert.equal(await page.locator('#alerts').getAttribute('data-raised'), '0');
+    const alert = page.locator('#alerts .alert[data-alert$="/store_query_time"]');
+    await hub.freezePostgres();
+    try {
+      t.submit(r, 'order.created', 'a-1', order());
+      await alert.waitFor({ timeout: 10000 });
+      assert.match(await alert.textContent(), /store query time .* \(threshold 500 ms\)/);
+      await page.locator('#nodes tr[data-status="alert"]').waitFor({ timeout: 2000 });
+      await shoot(page, 'platform-alert');
+    } finally {
+      await hub.thawPostgres();
+    }
+    await alert.waitFor({ state: 'detached', timeout: (ALERT_WINDOW_S + 15) * 1000 });
+    await page.locator('#alerts[data-raised="0"]').waitFor({ timeout: 2000 });
+    if (t.outbox.size) await waitFor(t, 'outbox', (entries) => entries.length === 0, 20000);   // taken after the thaw
+    assert.deepEqual(seen.pageErrors, []);
+    await context.close();
+    await t.close();
+  });
+
+  test('an order opened before the page and completed after it counts in today\'s sales', async () => {
+    const r = rid('sales');
+    const t = await till(hub, r);
+    await submitted(t, r, 'order.created', 'p-1', order(1250));
+    await submitted(t, r, 'order.created', 'p-2', order(700));
+    const { page, context, seen } = await open('platform', platformOwner);
+    const cells = page.locator(`#restaurants tr[data-restaurant="${r}"] td`);
+    const shows = async (orders, gross, open) => {
+      await page.waitForFunction(([id, o, g, n]) => {
+        const tds = document.querySelectorAll(`#restaurants tr[data-restaurant="${id}"] td`);
+        return tds.length && tds[2].textContent === o && tds[3].textContent === g && tds[4].textContent === n;
+      }, [r, String(orders), gross, String(open)], { timeout: 5000 }).catch(async () => {
+        assert.fail(`${r} shows ${await cells.allTextContents()}, not ${orders} orders, ${gross}, ${open} open`);
+      });
+    };
+    await shows(0, '£0.00', 2);
+    await submitted(t, r, 'order.updated', 'p-1', { status: 'completed' });
+    await shows(1, '£12.50', 1);
+    await submitted(t, r, 'order.created', 'p-3', order(450));
+    await submitted(t, r, 'order.updated', 'p-3', { status: 'completed' });
+    await shows(2, '£17.00', 1);
+    await submitted(t, r, 'order.updated', 'p-2', { status: 'completed' });
+    await shows(3, '£24.00', 0);
+    assert.deepEqual(seen.pageErrors, []);
+    await context.close();
     await t.close();
   });
 });
