@@ -83,7 +83,8 @@ def read_default_deployment():
             key, value = parts[0], parts[1].strip()
             if key in BROKER_SETTINGS:
                 broker[key] = value
-            elif key.startswith("plugin_opt_") and key[len("plugin_opt_"):] not in PATH_OPTIONS:
+            elif (key.startswith("plugin_opt_") and key[len("plugin_opt_"):] not in PATH_OPTIONS
+                  and "${" not in value):   # deployment placeholders (ports, paths): the harness picks its own
                 plugin[key[len("plugin_opt_"):]] = value
     return broker, plugin
 
@@ -615,6 +616,8 @@ def main():
                         help="default: PostgreSQL's defaults (fsync on); off: the test suite's fsync=off")
     parser.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
                         help="extra PostgreSQL setting (diagnostics, e.g. log_min_duration_statement=0)")
+    parser.add_argument("--broker-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one of mosquitto.conf's " + ", ".join(BROKER_SETTINGS) + " (both brokers)")
     parser.add_argument("--quick", action="store_true", help="5 s runs (a smoke test of the benchmark itself)")
     parser.add_argument("--figures", metavar="DIR", help="write the PNG figures (gnuplot) into DIR")
     parser.add_argument("--replot", action="store_true",
@@ -665,6 +668,11 @@ def main():
             parser.error(f"--pg-setting {item!r}: expected name=value")
         pg_wanted[name] = value
     broker_settings, plugin_options = read_default_deployment()
+    for item in args.broker_setting:
+        name, sep, value = item.partition("=")
+        if not sep or name not in BROKER_SETTINGS or not value.isdigit():
+            parser.error(f"--broker-setting {item!r}: expected one of {', '.join(BROKER_SETTINGS)}=N")
+        broker_settings[name] = value
     results = []
     try:
         for repeat in range(1, args.repeat + 1):
