@@ -734,7 +734,9 @@ static void run_io(int64_t deadline)
 	for (int i = 0; i < conn_count; i++) {
 		/* During setup the later connections do not exist yet. */
 		fds[i].fd = conns[i].mosq ? mosquitto_socket(conns[i].mosq) : -1;
-		fds[i].events = fds[i].fd >= 0 ? POLLIN | (mosquitto_want_write(conns[i].mosq) ? POLLOUT : 0) : 0;
+		fds[i].events = 0;
+		if (fds[i].fd >= 0)
+			fds[i].events = POLLIN | (mosquitto_want_write(conns[i].mosq) ? POLLOUT : 0);
 		fds[i].revents = 0;
 	}
 	ts.tv_sec = (time_t)(wait / NS_PER_S);
