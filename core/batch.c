@@ -54,10 +54,8 @@ char *fyn_batch_text(struct fyn_job *const *jobs, size_t count)
 	return text;
 }
 
-int fyn_fanout_event(const char *event_text, const struct fyn_views *views,
-		struct fyn_completion *out)
+int fyn_fanout_event(const json_t *event, const struct fyn_views *views, struct fyn_completion *out)
 {
-	json_t *event = json_loads(event_text, 0, NULL);
 	const char *restaurant = json_string_value(json_object_get(event, "restaurant"));
 	const char *type = json_string_value(json_object_get(event, "event_type"));
 	const char *created_at = json_string_value(json_object_get(event, "created_at"));
@@ -74,7 +72,6 @@ int fyn_fanout_event(const char *event_text, const struct fyn_views *views,
 	if (rc == 0 && out->message_count > first && created_at && fyn_timestamp_parse_ms(created_at, &created_ms) == 0) {
 		out->messages[first].created_ms = created_ms;
 	}
-	json_decref(event);
 	return rc;
 }
 
@@ -124,8 +121,7 @@ static int answer_forgotten_jobs(struct fyn_job *const *jobs, size_t count,
 }
 
 static int answer_rows(struct fyn_job *const *jobs, size_t count,
-		const struct fyn_append_result *result, const struct fyn_views *views,
-		bool *answered, struct fyn_completion *out)
+		const struct fyn_append_result *result, bool *answered, struct fyn_completion *out)
 {
 	for (size_t i = 0; i < result->count; i++) {
 		const struct fyn_append_row *row = &result->rows[i];
@@ -137,25 +133,17 @@ static int answer_rows(struct fyn_job *const *jobs, size_t count,
 				return -1;
 			}
 		}
-		size_t first = out->message_count;
-		if (row->event && fyn_fanout_event(row->event, views, out) != 0) {
-			return -1;
-		}
-		if (row->idx >= 0 && (size_t)row->idx < count && out->message_count > first) {
-			out->messages[first].received_ms = jobs[row->idx]->received_ms;
-		}
 	}
 	return 0;
 }
 
 int fyn_batch_answer(struct fyn_job *const *jobs, size_t count,
-		const struct fyn_append_result *result, const struct fyn_views *views,
-		struct fyn_completion *out)
+		const struct fyn_append_result *result, struct fyn_completion *out)
 {
 	bool *answered = calloc(count ? count : 1, sizeof(bool));
 	int rc = -1;
 
-	if (answered && answer_rows(jobs, count, result, views, answered, out) == 0) {
+	if (answered && answer_rows(jobs, count, result, answered, out) == 0) {
 		rc = answer_forgotten_jobs(jobs, count, answered, out);
 	}
 	free(answered);

@@ -37,11 +37,12 @@ void fyn_append_result_clear(struct fyn_append_result *result);
  * element's text). malloc'd; NULL on OOM. */
 char *fyn_batch_text(struct fyn_job *const *jobs, size_t count);
 
-/* Adds to out, in the store's order, the ack for every job and one publish
- * per view for every event the store returned. Returns 0, or -1 on OOM. */
+/* Adds to out, in the store's order, the ack for every job. The events the
+ * store returned are published through the fan-out gate
+ * (workers/fanout.h), which keeps each stream in seq order across nodes.
+ * Returns 0, or -1 on OOM. */
 int fyn_batch_answer(struct fyn_job *const *jobs, size_t count,
-		const struct fyn_append_result *result, const struct fyn_views *views,
-		struct fyn_completion *out);
+		const struct fyn_append_result *result, struct fyn_completion *out);
 
 /* How the store answered a batch's jobs (the hub's own jobs left out). */
 struct fyn_answer_tally {
@@ -51,10 +52,10 @@ struct fyn_answer_tally {
 void fyn_batch_tally(struct fyn_job *const *jobs, size_t count, const struct fyn_append_result *result,
 		struct fyn_answer_tally *out);
 
-/* Publishes of one stored event (JSON text), one per view; the first
- * carries the event's created_at as created_ms. */
-int fyn_fanout_event(const char *event_text, const struct fyn_views *views,
-		struct fyn_completion *out);
+/* Publishes of one stored event, one per view; the first carries the
+ * event's created_at as created_ms. -1 on OOM or when the event has no
+ * restaurant or event_type. */
+int fyn_fanout_event(const json_t *event, const struct fyn_views *views, struct fyn_completion *out);
 
 /* Decides whether a replayed event's topic goes to the client. */
 typedef bool (*fyn_topic_wanted)(const char *topic, const void *arg);

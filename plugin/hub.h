@@ -1,12 +1,13 @@
 /*
  * hub.h: the plugin's state, owned by the broker thread.
  *
- * Six threads run beside the broker's: the writer (workers/pipeline.c),
- * two readers of two threads each (workers/reader.c: replays; snapshots and
- * durable state), the outbox's waker (workers/outbox.c) and the metrics
- * endpoint's HTTP thread (workers/metrics_http.c). None of them touches
- * anything here: they take work through their own locked queues and
- * answer through the outbox, which only the broker thread drains (publish.c). The views are
+ * Threads beside the broker's: the writers (workers/pipeline.c, one per
+ * `writers`), two readers of two threads each (workers/reader.c: replays;
+ * snapshots and durable state), the fan-out follower (workers/fanout.c),
+ * the outbox's waker (workers/outbox.c) and the metrics endpoint's HTTP
+ * thread (workers/metrics_http.c). None of them touches anything here: they
+ * take work through their own locked queues and answer through the outbox,
+ * which only the broker thread drains (publish.c). The views are
  * shared with them by reference count (views.h). docs/architecture.md has
  * the picture.
  */
@@ -19,6 +20,7 @@
 #include "acl.h"
 #include "clock.h"
 #include "config.h"
+#include "fanout.h"
 #include "hub_alerts.h"
 #include "hub_metrics.h"
 #include "nodes.h"
@@ -38,6 +40,7 @@ struct fyn_hub {
 	struct fyn_views *views;
 	struct fyn_sessions sessions;
 	struct fyn_outbox *outbox;      /* answers from the writer and reader threads */
+	struct fyn_fanout *fanout;      /* publishes every node's stored events in seq order (the follower thread) */
 	struct fyn_pipeline *pipeline;  /* the writer thread */
 	struct fyn_reader *replays;     /* reader for replays (ctl/resume, automatic resume) */
 	struct fyn_reader *lookups;     /* reader for snapshots and durable state, so a long

@@ -46,6 +46,7 @@ static void free_hub(struct fyn_hub *hub)
 {
 	fyn_metrics_stop(hub);
 	fyn_pipeline_stop(hub->pipeline);
+	fyn_fanout_stop(hub->fanout);
 	fyn_reader_stop(hub->replays);
 	fyn_reader_stop(hub->lookups);
 	fyn_outbox_free(hub->outbox);
@@ -88,7 +89,9 @@ static int start_threads(struct fyn_hub *hub)
 		mosquitto_log_printf(MOSQ_LOG_ERR, "fynsync: cannot set up waking the broker thread.");
 		return -1;
 	}
-	hub->pipeline = fyn_pipeline_start(&pc, hub->views, hub->outbox, err, sizeof(err));
+	hub->fanout = fyn_fanout_start(hub->config.db, hub->views, hub->outbox, err, sizeof(err));
+	pc.fanout = hub->fanout;
+	hub->pipeline = hub->fanout ? fyn_pipeline_start(&pc, hub->outbox, err, sizeof(err)) : NULL;
 	hub->replays = hub->pipeline ? fyn_reader_start(&rc, hub->outbox, err, sizeof(err)) : NULL;
 	hub->lookups = hub->replays ? fyn_reader_start(&rc, hub->outbox, err, sizeof(err)) : NULL;
 	if (!hub->lookups) {

@@ -25,8 +25,8 @@ static void install(struct fyn_hub *hub, struct fyn_views *views, const struct f
 	fyn_token_config_clear(&hub->tokens);
 	hub->tokens = *tokens;
 	hub->acl_generation++;
-	if (hub->pipeline) {
-		fyn_pipeline_set_views(hub->pipeline, views);
+	if (hub->fanout) {
+		fyn_fanout_set_views(hub->fanout, views);
 	}
 }
 

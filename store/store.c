@@ -13,6 +13,7 @@
 
 struct fyn_store {
 	char *conninfo;
+	char *node;     /* fynsync.node of every session, or NULL */
 	PGconn *conn;
 };
 
@@ -48,6 +49,7 @@ void fyn_store_free(struct fyn_store *store)
 	if (store) {
 		disconnect(store);
 		free(store->conninfo);
+		free(store->node);
 		free(store);
 	}
 }
@@ -90,6 +92,32 @@ static void copy_error(const char *message, char *err, size_t errlen)
 	}
 }
 
+int fyn_store_set_node(struct fyn_store *store, const char *node)
+{
+	char *copy = strdup(node);
+	if (!copy) {
+		return -1;
+	}
+	free(store->node);
+	store->node = copy;
+	return 0;
+}
+
+/* The session's fynsync.node, for the notifications of its commits. */
+static enum fyn_store_status tag_session(struct fyn_store *store, char *err, size_t errlen)
+{
+	char *none = NULL;
+	enum fyn_store_status status = FYN_STORE_OK;
+
+	if (store->node) {
+		const char *params[] = { store->node };
+		status = fyn_store_query_text(store, "SELECT set_config('fynsync.node', $1, false)",
+				1, params, &none, err, errlen);
+		free(none);
+	}
+	return status;
+}
+
 enum fyn_store_status fyn_store_connect(struct fyn_store *store, char *err, size_t errlen)
 {
 	const char *values[] = { "3", "fynsync", "5000", "10",
@@ -107,6 +135,9 @@ enum fyn_store_status fyn_store_connect(struct fyn_store *store, char *err, size
 		return FYN_STORE_DOWN;
 	}
 	status = fyn_migrate_connection(store->conn, err, errlen);
+	if (status == FYN_STORE_OK) {
+		status = tag_session(store, err, errlen);
+	}
 	if (status != FYN_STORE_OK) {
 		disconnect(store);
 	}

@@ -35,6 +35,11 @@ void fyn_store_free(struct fyn_store *store);
 enum fyn_store_status fyn_store_connect(struct fyn_store *store, char *err, size_t errlen);
 bool fyn_store_is_connected(const struct fyn_store *store);
 
+/* Tags every session of store, from its next connect on, with the hub node
+ * node (the fynsync.node setting), so the notifications its commits send
+ * name it (store/migrations/011). node is copied; -1 on OOM. */
+int fyn_store_set_node(struct fyn_store *store, const char *node);
+
 /* Appends a batch (JSON array text, see docs/store.md) in one transaction.
  * On FYN_STORE_OK result holds one row per element plus generated events. On
  * FYN_STORE_REFUSED, sqlstate (6 chars + NUL) says why. */
@@ -77,6 +82,25 @@ enum fyn_store_status fyn_store_client_state(struct fyn_store *store, const char
 /* Applies a JSON array of durable state operations (see durable.h) in one
  * statement. */
 enum fyn_store_status fyn_store_save_client_state(struct fyn_store *store, const char *ops_json,
+		char *err, size_t errlen);
+
+/* ---- cross-node fan-out (store/notify.c) ---- */
+
+/* LISTENs on fynsync_events; the session ends itself after idle_timeout_s
+ * seconds without a statement (a hung node must not hold back the server's
+ * notification queue). Again after every reconnect. */
+enum fyn_store_status fyn_store_listen(struct fyn_store *store, int idle_timeout_s, char *err, size_t errlen);
+/* The connection's socket, to poll for notifications; -1 when not connected. */
+int fyn_store_socket(struct fyn_store *store);
+/* Reads what arrived on the socket and calls each with the payload of every
+ * notification received so far. FYN_STORE_DOWN when the connection broke. */
+enum fyn_store_status fyn_store_notifications(struct fyn_store *store,
+		void (*each)(const char *payload, void *arg), void *arg, char *err, size_t errlen);
+/* Calls each with every stream, its head (its last seq) and, when
+ * started_ms_ago >= 0, live_from: the last seq recorded before that many
+ * milliseconds ago on the database's clock (else live_from is the head). */
+enum fyn_store_status fyn_store_heads(struct fyn_store *store, long long started_ms_ago,
+		void (*each)(const char *stream, long long head, long long live_from, void *arg), void *arg,
 		char *err, size_t errlen);
 
 /* ---- hub nodes (store/nodes.c) ---- */

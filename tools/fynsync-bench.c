@@ -19,7 +19,7 @@
  * on this thread (libmosquitto's non-threaded interface), so callbacks need
  * no locks and every timestamp is CLOCK_MONOTONIC taken on the same thread.
  *
- *   fynsync-bench [--host H] [--port P] [--restaurant R] [--publishers N]
+ *   fynsync-bench [--host H] [--port P] [--sub-port P] [--restaurant R] [--publishers N]
  *                 [--rate EV_PER_S] [--window W] [--duration S] [--count N]
  *                 [--warmup S] [--drain-timeout S]
  *                 (--secret-file F | --token T [--token T ...] --sub-token T)
@@ -31,6 +31,9 @@
  * subscriber's backlog in mosquitto grows without bound; --rate R > 0 paces R events/s in total,
  * round robin over the publishers (a publisher whose window is full delays
  * the schedule; the delay is reported as send lag).
+ *
+ * --sub-port connects the subscriber to another hub node than the
+ * publishers (default: --port), to measure cross-node fan-out (docs/scale.md).
  *
  * Output: a human summary on stdout, then one JSON line (the last line).
  * Exit status: 0 run complete and consistent, 1 run complete but the hub
@@ -76,6 +79,7 @@
 struct options {
 	const char *host;
 	int port;
+	int sub_port;              /* 0: the publishers' port */
 	const char *restaurant;
 	int restaurants;
 	bool raw;
@@ -107,6 +111,7 @@ static void usage(FILE *out)
 	fputs("usage: fynsync-bench [options]\n"
 	      "  --host H              broker host (127.0.0.1)\n"
 	      "  --port P              broker MQTT port (1883)\n"
+	      "  --sub-port P          the subscribers' broker port, another node's (--port)\n"
 	      "  --restaurant R        restaurant id (r1); with --restaurants K > 1 the prefix of K ids R-0 ..\n"
 	      "  --restaurants K       spread the publishers over K restaurants (1)\n"
 	      "  --raw                 plain mosquitto: publish to bench/R/..., answered = delivered to the subscriber\n"
@@ -140,6 +145,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 	static const struct option long_options[] = {
 		{"host", required_argument, NULL, 'H'},
 		{"port", required_argument, NULL, 'p'},
+		{"sub-port", required_argument, NULL, 'P'},
 		{"restaurant", required_argument, NULL, 'r'},
 		{"restaurants", required_argument, NULL, 'K'},
 		{"raw", no_argument, NULL, 'X'},
@@ -172,6 +178,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 		switch (flag) {
 		case 'H': o->host = optarg; break;
 		case 'p': o->port = (int)parse_int("--port", optarg, 1, 65535); break;
+		case 'P': o->sub_port = (int)parse_int("--sub-port", optarg, 1, 65535); break;
 		case 'r': o->restaurant = optarg; break;
 		case 'K': o->restaurants = (int)parse_int("--restaurants", optarg, 1, MAX_STREAMS); break;
 		case 'X': o->raw = true; break;
@@ -789,7 +796,7 @@ static void connect_all(int64_t deadline)
 
 	for (int i = 0; i < conn_count; i++) {
 		struct conn *c = &conns[i];
-		int rc;
+		int rc, port;
 		c->mosq = mosquitto_new(c->client_id, true, c);
 		if (!c->mosq)
 			die("mosquitto_new: %s", strerror(errno));
@@ -812,9 +819,10 @@ static void connect_all(int64_t deadline)
 				die("not every connection was accepted within the connect timeout");
 			run_io(now_ns() + IDLE_POLL_NS);
 		}
-		rc = mosquitto_connect_async(c->mosq, opt.host, opt.port, 30);
+		port = c->kind == CONN_SUBSCRIBER && opt.sub_port ? opt.sub_port : opt.port;
+		rc = mosquitto_connect_async(c->mosq, opt.host, port, 30);
 		if (rc != MOSQ_ERR_SUCCESS)
-			die("cannot connect to %s:%d: %s", opt.host, opt.port,
+			die("cannot connect to %s:%d: %s", opt.host, port,
 					rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 	}
 	for (;;) {

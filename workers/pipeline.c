@@ -3,11 +3,12 @@
  *
  * Each writer owns one job queue (workqueue.h, with its own lock), one store
  * connection and one thread; a job goes to the writer its restaurant hashes
- * to. One mutex guards the views pointer, the stats, the count of writers
- * that find the store down, and each writer's store call in progress and
- * oldest job held (read by the broker thread for the metrics). Nothing is locked across a store call, so the
- * broker thread only ever waits for a few pointer moves. Answers go out
- * through the outbox.
+ * to. One mutex guards the stats, the count of writers that find the store
+ * down, and each writer's store call in progress and oldest job held (read
+ * by the broker thread for the metrics). Nothing is locked across a store
+ * call, so the broker thread only ever waits for a few pointer moves. Acks
+ * go out through the outbox, stored events through the fan-out gate
+ * (fanout.h).
  */
 #include "pipeline.h"
 
@@ -20,6 +21,7 @@
 #include "outbox.h"
 #include "ack.h"
 #include "clock.h"
+#include "fanout.h"
 #include "store.h"
 #include "topics.h"
 #include "workqueue.h"
@@ -45,9 +47,8 @@ struct fyn_pipeline {
 	struct fyn_pipeline_config config;
 	struct fyn_writer *writers;
 	size_t writer_count;
-	pthread_mutex_t lock;        /* guards views, stats and writers_down */
+	pthread_mutex_t lock;        /* guards stats and writers_down */
 	struct fyn_outbox *outbox;
-	struct fyn_views *views;
 	struct fyn_pipeline_stats stats;
 	size_t writers_down;         /* writers whose last store call found it down */
 };
@@ -172,30 +173,21 @@ static void note_store_up(struct fyn_writer *w)
 	}
 }
 
-static struct fyn_views *current_views(struct fyn_pipeline *p)
-{
-	struct fyn_views *views;
-	pthread_mutex_lock(&p->lock);
-	views = fyn_views_ref(p->views);
-	pthread_mutex_unlock(&p->lock);
-	return views;
-}
-
-/* Sends the batch's answer to the broker thread. Returns false on OOM. */
+/* Sends the batch's acks to the broker thread and its events to the
+ * fan-out gate. Returns false on OOM. */
 static bool deliver(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count,
 		const struct fyn_append_result *result)
 {
-	struct fyn_views *views = current_views(p);
 	struct fyn_completion *c = fyn_completion_new();
-	bool ok = c && fyn_batch_answer(jobs, count, result, views, c) == 0;
+	bool ok = c && fyn_batch_answer(jobs, count, result, c) == 0;
 	struct fyn_answer_tally tally;
 
-	fyn_views_unref(views);
 	if (!ok) {
 		fyn_completion_free(c);
 		return false;
 	}
 	push_completion(p, c);
+	fyn_fanout_offer_result(p->config.fanout, jobs, count, result);
 	fyn_batch_tally(jobs, count, result, &tally);
 	count_answers(p, &tally, 0, true);
 	return true;
@@ -405,13 +397,12 @@ static void free_pipeline(struct fyn_pipeline *p)
 		fyn_workqueue_destroy(&w->jobs, free_job);
 	}
 	free(p->writers);
-	fyn_views_unref(p->views);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
 
 struct fyn_pipeline *fyn_pipeline_start(const struct fyn_pipeline_config *config,
-		struct fyn_views *views, struct fyn_outbox *outbox, char *err, size_t errlen)
+		struct fyn_outbox *outbox, char *err, size_t errlen)
 {
 	struct fyn_pipeline *p = calloc(1, sizeof(*p));
 	size_t writers = config->writers > 0 ? config->writers : 1;
@@ -425,7 +416,6 @@ struct fyn_pipeline *fyn_pipeline_start(const struct fyn_pipeline_config *config
 	p->config = *config;
 	p->outbox = outbox;
 	pthread_mutex_init(&p->lock, NULL);
-	p->views = fyn_views_ref(views);
 	p->stats.store_up = true;
 	p->writers = calloc(writers, sizeof(*p->writers));
 	ok = p->writers != NULL && config->max_batch > 0;
@@ -439,7 +429,8 @@ struct fyn_pipeline *fyn_pipeline_start(const struct fyn_pipeline_config *config
 	for (size_t i = 0; ok && i < writers; i++) {
 		struct fyn_writer *w = &p->writers[i];
 		w->store = fyn_store_new(config->conninfo);
-		w->started = w->store && pthread_create(&w->thread, NULL, writer_main, w) == 0;
+		w->started = w->store && fyn_store_set_node(w->store, fyn_fanout_node(config->fanout)) == 0
+			&& pthread_create(&w->thread, NULL, writer_main, w) == 0;
 		ok = w->started;
 	}
 	if (!ok) {
@@ -488,16 +479,6 @@ struct fyn_job *fyn_pipeline_take_expired(struct fyn_pipeline *p, long long now_
 		}
 	}
 	return (struct fyn_job *)all;
-}
-
-void fyn_pipeline_set_views(struct fyn_pipeline *p, struct fyn_views *views)
-{
-	struct fyn_views *old;
-	pthread_mutex_lock(&p->lock);
-	old = p->views;
-	p->views = fyn_views_ref(views);
-	pthread_mutex_unlock(&p->lock);
-	fyn_views_unref(old);
 }
 
 void fyn_pipeline_stats(struct fyn_pipeline *p, struct fyn_pipeline_stats *out)

@@ -8,8 +8,9 @@
  * restaurants commit in parallel. It never waits: when that queue is full
  * the answer is `unavailable` at once. A writer takes everything queued (up
  * to max_batch) as one batch, so commits group naturally under load, appends
- * it in one store call, and pushes the answer to the outbox for the broker
- * thread. Jobs that cannot be committed before their deadline are answered
+ * it in one store call, pushes the acks to the outbox for the broker thread
+ * and the stored events to the fan-out gate (fanout.h), which publishes them
+ * in seq order. Jobs that cannot be committed before their deadline are answered
  * `unavailable`: never dropped, never acknowledged before the commit.
  */
 #ifndef FYNSYNC_PIPELINE_H
@@ -20,13 +21,15 @@
 
 #include "job.h"
 #include "metrics.h"
-#include "views.h"
+
+struct fyn_fanout;
 
 struct fyn_pipeline_config {
 	const char *conninfo;
 	size_t max_queue;        /* jobs waiting, shared out evenly between the writers */
 	size_t max_batch;        /* jobs per store call */
 	size_t writers;          /* writer threads and store connections (0 counts as 1) */
+	struct fyn_fanout *fanout;   /* publishes what the writers stored (borrowed: must outlive the pipeline) */
 };
 
 /* Since the start. Clients' submissions only: the hub's own events
@@ -49,9 +52,9 @@ struct fyn_pipeline;
 struct fyn_outbox;
 
 /* Starts the writer threads, which answer through outbox (borrowed: it must
- * outlive the pipeline). views is referenced. NULL with err on failure. */
+ * outlive the pipeline). NULL with err on failure. */
 struct fyn_pipeline *fyn_pipeline_start(const struct fyn_pipeline_config *config,
-		struct fyn_views *views, struct fyn_outbox *outbox, char *err, size_t errlen);
+		struct fyn_outbox *outbox, char *err, size_t errlen);
 /* Stops and joins the writers; jobs still queued are freed unanswered (their
  * clients keep them in their outbox and resubmit). */
 void fyn_pipeline_stop(struct fyn_pipeline *p);
@@ -61,8 +64,6 @@ void fyn_pipeline_stop(struct fyn_pipeline *p);
 int fyn_pipeline_submit(struct fyn_pipeline *p, struct fyn_job *job);
 /* Broker thread: takes queued jobs whose deadline has passed (oldest first). */
 struct fyn_job *fyn_pipeline_take_expired(struct fyn_pipeline *p, long long now_ms);
-/* Broker thread: views used for batches started from now on. */
-void fyn_pipeline_set_views(struct fyn_pipeline *p, struct fyn_views *views);
 void fyn_pipeline_stats(struct fyn_pipeline *p, struct fyn_pipeline_stats *out);
 
 #endif

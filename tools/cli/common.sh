@@ -19,6 +19,14 @@ export FYNSYNC_MQTTS_PORT="${FYNSYNC_MQTTS_PORT:-8883}"
 export FYNSYNC_WSS_PORT="${FYNSYNC_WSS_PORT:-8443}"
 export FYNSYNC_METRICS_PORT="${FYNSYNC_METRICS_PORT:-9464}"
 export FYNSYNC_PG_PORT="${FYNSYNC_PG_PORT:-54329}"
+# This node's name in metrics and alerts ([A-Za-z0-9._-], at most 64): the
+# host's short name. Not exported, like the conninfo below.
+FYNSYNC_NODE_NAME="${FYNSYNC_NODE_NAME:-$(hostname -s 2>/dev/null | tr -c 'A-Za-z0-9._\n-' '-' | cut -c1-64)}"
+FYNSYNC_NODE_NAME="${FYNSYNC_NODE_NAME:-hub}"
+# The hub's libpq connection string (the cluster's names both servers).
+# Not exported: derived from FYNSYNC_PG_PORT, it must not outlive it in a
+# nested ./fynsync with another port (the tests run one).
+FYNSYNC_DB_CONNINFO="${FYNSYNC_DB_CONNINFO:-host=127.0.0.1 port=$FYNSYNC_PG_PORT dbname=fynsync user=fynsync}"
 export FYNSYNC_JWT_SECRET_FILE="${FYNSYNC_JWT_SECRET_FILE:-$FYNSYNC_VAR/jwt.secret}"
 export FYNSYNC_PLUGIN="${FYNSYNC_PLUGIN:-$BUILD/plugin/fynsync.so}"
 export FYNSYNC_ACL_FILE="${FYNSYNC_ACL_FILE:-$ROOT/acl/fynsync.acl}"
