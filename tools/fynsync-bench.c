@@ -63,8 +63,9 @@
 #include "bench_common.h"
 #include "timestamp.h"
 
-#define MAX_PUBLISHERS 256
-#define MAX_STREAMS 64
+#define MAX_PUBLISHERS 4096
+#define MAX_STREAMS 1024
+#define MAX_SUBSCRIBERS 16384
 #define MAX_TOKENS 256
 #define CLIENT_ID_MAX 65
 #define TOPIC_MAX 256
@@ -82,7 +83,9 @@ struct options {
 	const char *restaurant;
 	int restaurants;
 	bool raw;
+	bool hold;
 	int publishers;
+	int subscribers;
 	double rate;
 	int window;
 	double duration_s;
@@ -108,11 +111,16 @@ static void usage(FILE *out)
 	fputs("usage: fynsync-bench [options]\n"
 	      "  --host H              broker host (127.0.0.1)\n"
 	      "  --port P              broker MQTT port (1883)\n"
-	      "  --sub-port P          the subscriber's broker port, another node's (--port)\n"
+	      "  --sub-port P          the subscribers' broker port, another node's (--port)\n"
 	      "  --restaurant R        restaurant id (r1); with --restaurants K > 1 the prefix of K ids R-0 ..\n"
 	      "  --restaurants K       spread the publishers over K restaurants (1)\n"
 	      "  --raw                 plain mosquitto: publish to bench/R/..., answered = delivered to the subscriber\n"
-	      "  --publishers N        publisher connections (8)\n"
+	      "  --publishers N        publisher connections (8; 0 with --hold)\n"
+	      "  --hold                subscribers only (--publishers 0): hold them for --duration (or until SIGINT)\n"
+	      "                        and time each delivery from the event's created_at (ms), for a second\n"
+	      "                        process beside a run (one process holds at most 1/3 of its descriptor limit)\n"
+	      "  --subscribers N       subscriber connections (1: one on every restaurant; N > 1: subscriber j on\n"
+	      "                        restaurant j mod K only, the first K check seq, every delivery is timed)\n"
 	      "  --rate R              total events/s; 0 = as fast as possible (0)\n"
 	      "  --window W            max events per publisher unanswered or, accepted, unconfirmed (64)\n"
 	      "  --duration S          seconds of sending (10)\n"
@@ -141,7 +149,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"restaurant", required_argument, NULL, 'r'},
 		{"restaurants", required_argument, NULL, 'K'},
 		{"raw", no_argument, NULL, 'X'},
+		{"hold", no_argument, NULL, 'O'},
 		{"publishers", required_argument, NULL, 'n'},
+		{"subscribers", required_argument, NULL, 'u'},
 		{"rate", required_argument, NULL, 'R'},
 		{"window", required_argument, NULL, 'w'},
 		{"duration", required_argument, NULL, 'd'},
@@ -172,7 +182,9 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'r': o->restaurant = optarg; break;
 		case 'K': o->restaurants = (int)parse_int("--restaurants", optarg, 1, MAX_STREAMS); break;
 		case 'X': o->raw = true; break;
-		case 'n': o->publishers = (int)parse_int("--publishers", optarg, 1, MAX_PUBLISHERS); break;
+		case 'O': o->hold = true; break;
+		case 'n': o->publishers = (int)parse_int("--publishers", optarg, 0, MAX_PUBLISHERS); break;
+		case 'u': o->subscribers = (int)parse_int("--subscribers", optarg, 1, MAX_SUBSCRIBERS); break;
 		case 'R': o->rate = parse_double("--rate", optarg, 0, 1e7); break;
 		case 'w': o->window = (int)parse_int("--window", optarg, 1, 65535); break;
 		case 'd': o->duration_s = parse_double("--duration", optarg, 0.1, 86400); break;
@@ -418,11 +430,21 @@ struct counters {
 static const char *const reject_codes[] = {"invalid", "forbidden", "conflict", "too_large", "unavailable", "other"};
 
 static struct options opt = {
-	.host = "127.0.0.1", .port = 1883, .restaurant = "r1", .restaurants = 1, .publishers = 8, .rate = 0,
+	.host = "127.0.0.1", .port = 1883, .restaurant = "r1", .restaurants = 1, .publishers = 8, .subscribers = 1, .rate = 0,
 	.window = 64, .duration_s = 10, .count = 0, .warmup_s = 0, .drain_timeout_s = 15,
 	.connect_timeout_s = 10, .pub_role = "staff", .mqtt_version = 5, .qos = 1,
 };
-static struct conn *conns;      /* publishers first, then the subscriber */
+static struct conn *conns;      /* publishers first, then the subscribers */
+static struct pollfd *poll_fds; /* one per connection */
+/* With --subscribers N > 1: every delivery to a subscriber that does not
+ * check seq (send time and latency, ns). */
+struct delivery { int64_t sent_ns, latency_ns; };
+static struct delivery *deliveries;
+static size_t delivery_count, delivery_cap;
+static long long foreign_deliveries;
+static double connect_s, subscribe_s;
+static int connected_count;             /* CONNACKs with success so far */
+#define CONNECTS_PENDING 200   /* setup: all CONNACKs, then all SUBACKs */
 static int conn_count;
 static struct counters cnt;
 /* One restaurant of the run: its id, submit topic and the seqs confirmed. */
@@ -456,6 +478,7 @@ static void on_connect(struct mosquitto *mosq, void *userdata, int rc)
 	c->connack_rc = rc;
 	if (rc == 0) {
 		c->connected = true;
+		connected_count++;
 	} else {
 		fprintf(stderr, "fynsync-bench: %s refused: %s (%d)\n", c->client_id,
 				mosquitto_connack_string(rc), rc);
@@ -626,6 +649,50 @@ static void handle_confirmed(const struct mosquitto_message *m, int64_t now)
 	json_decref(event);
 }
 
+static void append_delivery(int64_t sent_ns, int64_t latency_ns)
+{
+	if (delivery_count == delivery_cap) {
+		size_t cap = delivery_cap ? delivery_cap * 2 : 65536;
+		struct delivery *grown = realloc(deliveries, cap * sizeof(*grown));
+		if (!grown)
+			die("out of memory");
+		deliveries = grown;
+		delivery_cap = cap;
+	}
+	deliveries[delivery_count++] = (struct delivery){sent_ns, latency_ns};
+}
+
+/* --subscribers N > 1: a subscriber beyond the first of its restaurant got
+ * an event; its delivery is timed from the submission (--hold: from the
+ * event's created_at, written by the other process's publisher). */
+static void handle_fanout(const struct mosquitto_message *m, int64_t now)
+{
+	json_t *event = json_loadb(m->payload, (size_t)m->payloadlen, 0, NULL);
+	unsigned char key[16];
+	struct record *r;
+
+	if (!event || json_is_true(json_object_get(event, "replay"))) {
+		json_decref(event);
+		return;
+	}
+	if (opt.hold) {
+		struct timespec wall;
+		long long created_ms;
+		if (fyn_timestamp_parse_ms(json_string_value(json_object_get(event, "created_at")), &created_ms) != 0) {
+			foreign_deliveries++;
+		} else {
+			clock_gettime(CLOCK_REALTIME, &wall);
+			int64_t latency = (int64_t)wall.tv_sec * NS_PER_S + wall.tv_nsec - (int64_t)created_ms * NS_PER_MS;
+			append_delivery(now - latency, latency);
+		}
+	} else if (!parse_uuid(json_string_value(json_object_get(event, "id")), key) || !(r = record_find(key))) {
+		foreign_deliveries++;
+	} else {
+		append_delivery(r->sent_ns, now - r->sent_ns);
+	}
+	json_decref(event);
+}
+
 static void on_message(struct mosquitto *mosq, void *userdata, const struct mosquitto_message *m)
 {
 	struct conn *c = userdata;
@@ -634,6 +701,8 @@ static void on_message(struct mosquitto *mosq, void *userdata, const struct mosq
 	if (c->kind == CONN_PUBLISHER) {
 		if (strcmp(m->topic, c->ack_topic) == 0)
 			handle_ack(c, m, now);
+	} else if (opt.hold || c->number - opt.publishers >= (opt.subscribers > 1 ? stream_count : 1)) {
+		handle_fanout(m, now);
 	} else if (opt.raw) {
 		handle_raw(m, now);
 	} else {
@@ -655,7 +724,7 @@ static void check_rc(struct conn *c, int rc, const char *what)
 /* One poll over every socket, waiting at most until deadline (monotonic ns). */
 static void run_io(int64_t deadline)
 {
-	static struct pollfd fds[MAX_PUBLISHERS + 1];
+	struct pollfd *fds = poll_fds;
 	static int64_t next_misc;
 	struct timespec ts;
 	int64_t wait = deadline - now_ns();
@@ -664,8 +733,11 @@ static void run_io(int64_t deadline)
 	if (wait < 0)
 		wait = 0;
 	for (int i = 0; i < conn_count; i++) {
-		fds[i].fd = mosquitto_socket(conns[i].mosq);
-		fds[i].events = POLLIN | (mosquitto_want_write(conns[i].mosq) ? POLLOUT : 0);
+		/* During setup the later connections do not exist yet. */
+		fds[i].fd = conns[i].mosq ? mosquitto_socket(conns[i].mosq) : -1;
+		fds[i].events = 0;
+		if (fds[i].fd >= 0)
+			fds[i].events = POLLIN | (mosquitto_want_write(conns[i].mosq) ? POLLOUT : 0);
 		fds[i].revents = 0;
 	}
 	ts.tv_sec = (time_t)(wait / NS_PER_S);
@@ -680,7 +752,7 @@ static void run_io(int64_t deadline)
 			check_rc(&conns[i], mosquitto_loop_write(conns[i].mosq, 1), "write");
 	}
 	if (now_ns() >= next_misc) {
-		for (int i = 0; i < conn_count; i++)
+		for (int i = 0; i < conn_count && conns[i].mosq; i++)
 			check_rc(&conns[i], mosquitto_loop_misc(conns[i].mosq), "keepalive");
 		next_misc = now_ns() + MISC_INTERVAL_NS;
 	}
@@ -714,6 +786,7 @@ static void send_event(struct conn *c)
 static void connect_all(int64_t deadline)
 {
 	char ev_topic[TOPIC_MAX];
+	int64_t connect_started = now_ns();
 
 	for (int i = 0; i < conn_count; i++) {
 		struct conn *c = &conns[i];
@@ -732,16 +805,22 @@ static void connect_all(int64_t deadline)
 		mosquitto_message_callback_set(c->mosq, on_message);
 		if (!opt.raw && mosquitto_username_pw_set(c->mosq, c->sub, c->token) != MOSQ_ERR_SUCCESS)
 			die("cannot set credentials");
-		port = i == conn_count - 1 && opt.sub_port ? opt.sub_port : opt.port;
-		rc = mosquitto_connect(c->mosq, opt.host, port, 30);
+		/* Non-blocking, at most CONNECTS_PENDING unanswered at a time: a
+		 * blocking connect would stall the whole loop for a second each time
+		 * the broker's accept backlog is full and the kernel drops a SYN. */
+		while (i - connected_count >= CONNECTS_PENDING && !setup_failed && !interrupted) {
+			if (now_ns() > deadline)
+				die("not every connection was accepted within the connect timeout");
+			run_io(now_ns() + IDLE_POLL_NS);
+		}
+		port = c->kind == CONN_SUBSCRIBER && opt.sub_port ? opt.sub_port : opt.port;
+		rc = mosquitto_connect_async(c->mosq, opt.host, port, 30);
 		if (rc != MOSQ_ERR_SUCCESS)
 			die("cannot connect to %s:%d: %s", opt.host, port,
 					rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 	}
 	for (;;) {
-		bool all = true;
-		for (int i = 0; i < conn_count; i++)
-			all = all && conns[i].connected;
+		bool all = connected_count == conn_count;
 		if (all || setup_failed || interrupted)
 			break;
 		if (now_ns() > deadline)
@@ -750,15 +829,24 @@ static void connect_all(int64_t deadline)
 	}
 	if (setup_failed || interrupted)
 		die("setup failed (see above)");
+	connect_s = (double)(now_ns() - connect_started) / 1e9;
 	for (int i = 0; i < conn_count; i++) {
 		struct conn *c = &conns[i];
-		c->subacks_wanted = c->kind == CONN_SUBSCRIBER && !opt.raw ? stream_count : 1;
+		bool one_stream = opt.subscribers > 1;
+		c->subacks_wanted = c->kind == CONN_SUBSCRIBER && !opt.raw && !one_stream ? stream_count : 1;
 		if (c->kind == CONN_PUBLISHER && opt.raw) {
 			c->subscribed = true;
 		} else if (c->kind == CONN_PUBLISHER) {
 			check_rc(c, mosquitto_subscribe(c->mosq, NULL, c->ack_topic, opt.qos), "subscribe");
 		} else if (opt.raw) {
-			check_rc(c, mosquitto_subscribe(c->mosq, NULL, "bench/#", opt.qos), "subscribe");
+			if (one_stream)
+				snprintf(ev_topic, sizeof(ev_topic), "bench/%.64s/#", streams[c->stream].id);
+			else
+				snprintf(ev_topic, sizeof(ev_topic), "bench/#");
+			check_rc(c, mosquitto_subscribe(c->mosq, NULL, ev_topic, opt.qos), "subscribe");
+		} else if (one_stream) {
+			snprintf(ev_topic, sizeof(ev_topic), "fynlo/v1/ev/%.64s/full/#", streams[c->stream].id);
+			check_rc(c, mosquitto_subscribe(c->mosq, NULL, ev_topic, opt.qos), "subscribe");
 		} else {
 			/* One SUBSCRIBE per stream; granted once all are (on_subscribe per SUBACK). */
 			for (int k = 0; k < stream_count; k++) {
@@ -792,7 +880,7 @@ static void setup_connections(void)
 		snprintf(prefix, sizeof(prefix), "%s", opt.id_prefix);
 	else
 		snprintf(prefix, sizeof(prefix), "bench-%d", (int)getpid());
-	char all_ids[MAX_STREAMS * 66] = "";
+	static char all_ids[MAX_STREAMS * 66];
 	size_t used = 0;
 
 	stream_count = opt.restaurants;
@@ -810,9 +898,14 @@ static void setup_connections(void)
 			die("the subscriber's list of restaurants does not fit");
 		used += (size_t)written;
 	}
-	conn_count = opt.publishers + 1;
+	if ((opt.publishers == 0) != opt.hold)
+		die("--hold needs --publishers 0, and only --hold allows it");
+	if (opt.subscribers > 1 && opt.subscribers < stream_count)
+		die("--subscribers N > 1 needs at least one subscriber per restaurant (%d)", stream_count);
+	conn_count = opt.publishers + opt.subscribers;
 	conns = calloc((size_t)conn_count, sizeof(*conns));
-	if (!conns)
+	poll_fds = calloc((size_t)conn_count, sizeof(*poll_fds));
+	if (!conns || !poll_fds)
 		die("out of memory");
 	if (opt.secret_file && !opt.raw)
 		key = read_file(opt.secret_file, &key_len);
@@ -820,11 +913,13 @@ static void setup_connections(void)
 		struct conn *c = &conns[i];
 		c->kind = i < opt.publishers ? CONN_PUBLISHER : CONN_SUBSCRIBER;
 		c->number = i;
-		c->stream = i % stream_count;
+		c->stream = (c->kind == CONN_PUBLISHER ? i : i - opt.publishers) % stream_count;
 		if (c->kind == CONN_PUBLISHER)
 			snprintf(c->client_id, sizeof(c->client_id), "%s-p%d", prefix, i);
-		else
+		else if (i == opt.publishers)
 			snprintf(c->client_id, sizeof(c->client_id), "%s-sub", prefix);
+		else
+			snprintf(c->client_id, sizeof(c->client_id), "%s-sub%d", prefix, i - opt.publishers);
 		snprintf(c->ack_topic, sizeof(c->ack_topic), "fynlo/v1/client/%s/ack", c->client_id);
 		if (opt.raw) {
 			c->token = NULL;
@@ -832,7 +927,7 @@ static void setup_connections(void)
 			snprintf(c->sub, sizeof(c->sub), "%s", c->client_id);
 			c->token = mint_token(key, key_len, c->sub,
 					c->kind == CONN_PUBLISHER ? opt.pub_role : "restaurant_owner",
-					c->kind == CONN_PUBLISHER ? streams[c->stream].id : all_ids, ttl);
+					c->kind == CONN_PUBLISHER || opt.subscribers > 1 ? streams[c->stream].id : all_ids, ttl);
 		} else {
 			c->token = strdup(c->kind == CONN_PUBLISHER ? opt.tokens[i % opt.token_count] : opt.sub_token);
 			if (!c->token)
@@ -841,7 +936,9 @@ static void setup_connections(void)
 		}
 	}
 	free(key);
-	connect_all(now_ns() + (int64_t)(opt.connect_timeout_s * NS_PER_S));
+	int64_t started = now_ns();
+	connect_all(started + (int64_t)(opt.connect_timeout_s * NS_PER_S));
+	subscribe_s = (double)(now_ns() - started) / 1e9;
 }
 
 static bool count_reached(void)
@@ -855,7 +952,7 @@ static int64_t send_due(int64_t send_end, int64_t *next_k, int64_t *max_lag)
 {
 	int64_t now = now_ns();
 
-	if (now >= send_end || count_reached() || interrupted)
+	if (now >= send_end || count_reached() || interrupted || opt.publishers == 0)
 		return now + IDLE_POLL_NS;
 	if (opt.rate <= 0) {
 		bool progress = true;
@@ -1050,6 +1147,44 @@ static void write_samples(int64_t measure_from)
 	fclose(f);
 }
 
+/* --subscribers N > 1: deliveries due to the subscribers that do not check
+ * seq (every accepted event reaches each of its restaurant's but the first). */
+static long long expected_deliveries(void)
+{
+	long long due = 0;
+	if (opt.subscribers <= 1)
+		return 0;
+	for (size_t i = 0; i < record_count; i++) {
+		int k = conns[records[i].publisher].stream;
+		int on_stream = opt.subscribers / stream_count + (k < opt.subscribers % stream_count ? 1 : 0);
+		if (records[i].status == ST_ACCEPTED)
+			due += on_stream - 1;
+	}
+	return due;
+}
+
+static json_t *fanout_json(int64_t measure_from, long long due, json_t *problems)
+{
+	int64_t *lat = malloc((delivery_count + 1) * sizeof(*lat));
+	size_t n = 0;
+	struct dist d;
+	if (!lat)
+		die("out of memory");
+	for (size_t i = 0; i < delivery_count; i++) {
+		if (deliveries[i].sent_ns >= measure_from)
+			lat[n++] = deliveries[i].latency_ns;
+	}
+	d = distribution(lat, n);
+	free(lat);
+	if (!opt.hold && (long long)delivery_count != due)
+		json_array_append_new(problems, json_sprintf("%lld of %lld fan-out deliveries arrived",
+				(long long)delivery_count, due));
+	if (foreign_deliveries)
+		json_array_append_new(problems, json_sprintf("%lld fan-out deliveries of unknown events", foreign_deliveries));
+	return json_pack("{s:i,s:I,s:I,s:o}", "subscribers", opt.subscribers, "deliveries", (json_int_t)delivery_count,
+			"expected", (json_int_t)due, "submit_to_delivered", dist_json(&d));
+}
+
 static int report(int64_t send_end_actual, int64_t end, int64_t max_lag)
 {
 	int64_t measure_from = t0 + (int64_t)(opt.warmup_s * NS_PER_S);
@@ -1109,6 +1244,7 @@ static int report(int64_t send_end_actual, int64_t end, int64_t max_lag)
 	if (cnt.bad_acks || cnt.bad_confirms) json_array_append_new(problems, json_sprintf("%lld unreadable acks, %lld unreadable confirmed events", cnt.bad_acks, cnt.bad_confirms));
 	for (int i = 0; i < 6; i++)
 		json_object_set_new(codes, reject_codes[i], json_integer(cnt.rejected_by_code[i]));
+	json_t *fanout = opt.subscribers > 1 || opt.hold ? fanout_json(measure_from, expected_deliveries(), problems) : NULL;
 
 	out = json_pack("{s:s,s:s,s:i,s:s,s:i,s:f,s:i,s:f,s:f,s:i,"
 			"s:I,s:I,s:I,s:I,s:o,s:I,s:I,"
@@ -1138,7 +1274,11 @@ static int report(int64_t send_end_actual, int64_t end, int64_t max_lag)
 			"max_send_lag_ms", (double)max_lag / 1e6, "window_stalls", (json_int_t)cnt.window_stalls,
 			"problems", problems);
 	if (!out || json_object_set_new(out, "restaurants", json_integer(stream_count)) != 0
-			|| json_object_set_new(out, "mode", json_string(opt.raw ? "raw" : "hub")) != 0)
+			|| json_object_set_new(out, "mode", json_string(opt.raw ? "raw" : "hub")) != 0
+			|| json_object_set_new(out, "connections", json_integer(conn_count)) != 0
+			|| json_object_set_new(out, "connect_s", json_real(connect_s)) != 0
+			|| json_object_set_new(out, "connect_and_subscribe_s", json_real(subscribe_s)) != 0
+			|| (fanout && json_object_set_new(out, "fanout", fanout) != 0))
 		die("cannot build the JSON report");
 	rc = json_array_size(problems) ? 1 : 0;
 	if (!opt.quiet) {
@@ -1198,6 +1338,10 @@ int main(int argc, char **argv)
 		die("cannot open /dev/urandom: %s", strerror(errno));
 	mosquitto_lib_init();
 	setup_connections();
+	if (opt.hold) {
+		printf("fynsync-bench: holding %d connections\n", conn_count);
+		fflush(stdout);
+	}
 
 	t0 = now_ns();
 	send_end = t0 + (int64_t)(opt.duration_s * NS_PER_S);
@@ -1218,6 +1362,9 @@ int main(int argc, char **argv)
 	/* Drain: wait for the answers and confirmations still due. */
 	drain_end = now_ns() + (int64_t)(opt.drain_timeout_s * NS_PER_S);
 	while (!setup_failed && !interrupted && !all_answered() && now_ns() < drain_end)
+		run_io(now_ns() + IDLE_POLL_NS);
+	for (long long due = expected_deliveries();
+			!setup_failed && !interrupted && (long long)delivery_count < due && now_ns() < drain_end;)
 		run_io(now_ns() + IDLE_POLL_NS);
 	end = now_ns();
 	if (setup_failed)

@@ -725,6 +725,35 @@ def test_one_resume_replays_at_most_max_replay_across_its_streams(small_queue_br
         client.close()
 
 
+def test_a_subscriber_that_falls_behind_loses_live_events_and_recovers_them_by_resume(small_queue_broker):
+    """Past max_queued_messages (here 1000) mosquitto drops a client's live
+    messages ("Outgoing messages are being dropped for client ..."); the
+    events stay stored, so the client, seeing a gap in seq, resumes from the
+    last seq it has and gets exactly what it lost (docs/operations.md)."""
+    b = small_queue_broker
+    r = rid("behind")
+    watcher = b.client("restaurant_owner", [r])
+    take = watcher.mqtt.on_message
+    reading = threading.Event()
+
+    def blocked(*args):
+        reading.wait(60)     # the client takes nothing while 1,500 events go by
+        take(*args)
+
+    watcher.mqtt.on_message = blocked
+    assert watcher.subscribe(f"fynlo/v1/ev/{r}/full/#") == [1]
+    fill(b, r, 1500)
+    reading.set()
+    live = sorted(d["seq"] for t, d in drain(watcher, quiet=1.0) if is_event(t))
+    assert len(live) < 1500 and live[:10] == list(range(1, 11)), live[:20]
+    assert "Outgoing messages are being dropped for client " + watcher.client_id in b.read_log()
+    have = next(s for s in live if s + 1 not in live)     # last seq before the first gap
+    replayed, done, _ = replay(watcher, {r: have})
+    assert done[r] == {"stream": r, "head": 1500, "kind": "replay.done"}
+    assert sorted(set(live) | {d["seq"] for _, d in replayed}) == list(range(1, 1501))
+    watcher.close()
+
+
 def test_out_of_order_created_at_is_delivered_and_replayed_in_seq_order(broker):
     r = rid("clock")
     watcher = broker.client("manager", [r])

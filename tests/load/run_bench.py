@@ -56,7 +56,22 @@ SCENARIOS = {
     "throughput": {"publishers": 8, "rate": 0, "window": 64},
     "raw": {"publishers": 8, "rate": 0, "window": 64},
     "latency": {"publishers": 8, "rate": 500, "window": 64},
+    # issue 10's latency goal: 1,000 subscribed clients over 100 restaurants
+    # (a till publishing and ten subscribers each), 2,000 events/s, and the
+    # same traffic through plain mosquitto. Fixed sizes: --publishers and
+    # --restaurants do not apply.
+    "fanout": {"publishers": 100, "restaurants": 100, "subscribers": 1000, "rate": 2000, "window": 64},
+    "fanout-raw": {"publishers": 100, "restaurants": 100, "subscribers": 1000, "rate": 2000, "window": 64},
+    # issue 10's connections goal: 10,000 authenticated clients over 1,000
+    # restaurants (a till and nine subscribers each) held while 2,000
+    # events/s flow (60 s, or --latency-duration with --quick). libmosquitto
+    # 2.0.11 takes 3 descriptors per client (its socket and a socketpair) and
+    # one process may hold 20,000 here, so 5,000 of the subscribers are held
+    # by a second fynsync-bench (--hold), started first.
+    "connections": {"publishers": 1000, "restaurants": 1000, "subscribers": 4000, "rate": 2000, "window": 64,
+                    "duration": 60, "held": 5000},
 }
+FIXED_SIZE = ("fanout", "fanout-raw", "connections")
 
 # mosquitto.conf settings the harness's broker config does not take from the
 # repository's default deployment; the benchmark applies them.
@@ -83,7 +98,8 @@ def read_default_deployment():
             key, value = parts[0], parts[1].strip()
             if key in BROKER_SETTINGS:
                 broker[key] = value
-            elif key.startswith("plugin_opt_") and key[len("plugin_opt_"):] not in PATH_OPTIONS:
+            elif (key.startswith("plugin_opt_") and key[len("plugin_opt_"):] not in PATH_OPTIONS
+                  and "${" not in value):   # deployment placeholders (ports, paths): the harness picks its own
                 plugin[key[len("plugin_opt_"):]] = value
     return broker, plugin
 
@@ -182,6 +198,40 @@ def tree_cpu(root_pid):
         if st and (int(entry) == root_pid or st[0] == root_pid):
             out[int(entry)] = st[1]
     return out
+
+
+def start_holder(args, argv, scenario, duration, tag):
+    """A second fynsync-bench holding scenario["held"] subscribers over the
+    same restaurants (--hold); returns once they are all subscribed."""
+    hold = argv[:argv.index("--restaurant")] + [
+        "--restaurant", argv[argv.index("--restaurant") + 1], "--restaurants", str(scenario["restaurants"]),
+        "--hold", "--publishers", "0", "--subscribers", str(scenario["held"]), "--connect-timeout", "120",
+        "--duration", str(duration + args.drain_timeout + 600), "--id-prefix", f"bench-{tag}-held"]
+    proc = subprocess.Popen(hold, stdout=subprocess.PIPE, stderr=open(os.path.join(args.out, f"{tag}.held.err"), "w"),
+                            text=True)
+    for line in proc.stdout:
+        if line.startswith("fynsync-bench: holding"):
+            log(f"{tag}: {line.strip()[len('fynsync-bench: '):]} in a second process")
+            return proc
+    raise RuntimeError(f"{tag}: the holding fynsync-bench exited (status {proc.wait()}) before holding its clients")
+
+
+def finish_holder(proc):
+    """Stops the holding fynsync-bench (SIGINT: it reports what it got)."""
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1]) if lines else None
+
+
+def proc_memory_kib(pid):
+    """{"rss": VmRSS, "peak": VmHWM} of pid in KiB (None when unreadable)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+        return {"rss": int(fields["VmRSS"].split()[0]), "peak": int(fields["VmHWM"].split()[0])}
+    except (OSError, KeyError, ValueError):
+        return None
 
 
 def machine_cpu():
@@ -313,17 +363,19 @@ def pg_settings(pg):
 
 def one_run(args, name, repeat, pg_settings_wanted, broker_settings, plugin_options):
     scenario = dict(SCENARIOS[name])
-    scenario["publishers"] = args.publishers
-    scenario["window"] = args.window
+    if name not in FIXED_SIZE:
+        scenario.update(publishers=args.publishers, window=args.window, restaurants=args.restaurants, subscribers=1)
     if name == "latency":
         scenario["rate"] = args.latency_rate
-    duration = args.latency_duration if name == "latency" else args.throughput_duration
-    rid = f"bench{name[0]}{repeat}"
-    raw = name == "raw"
+    duration = args.latency_duration if name in ("latency",) + FIXED_SIZE else args.throughput_duration
+    if "duration" in scenario and not args.quick:
+        duration = scenario["duration"]
+    rid = f"bench{name[0]}{'r' if name.endswith('-raw') else ''}{repeat}"
+    raw = name in ("raw", "fanout-raw")
     tag = f"{name}-{repeat}"
     samples = os.path.join(args.out, f"{tag}.samples")
     timeline = os.path.join(args.out, f"{tag}.timeline")
-    pg = broker = None
+    pg = broker = holder = None
     try:
         if raw:
             broker = RawBroker(broker_settings)
@@ -333,12 +385,15 @@ def one_run(args, name, repeat, pg_settings_wanted, broker_settings, plugin_opti
             broker = BenchBroker(pg, broker_settings, plugin_options)
             settings = pg_settings(pg)
         argv = [args.bench, "--port", str(broker.port)] + (["--raw"] if raw else ["--secret-file", broker.secret_file]) + [
-                "--restaurant", rid, "--restaurants", str(args.restaurants), "--publishers", str(scenario["publishers"]),
+                "--restaurant", rid, "--restaurants", str(scenario["restaurants"]), "--publishers", str(scenario["publishers"]),
+                "--subscribers", str(scenario["subscribers"]), "--connect-timeout", "120",
                 "--rate", str(scenario["rate"]), "--window", str(scenario["window"]),
                 "--duration", str(duration), "--warmup", str(args.warmup),
                 "--drain-timeout", str(args.drain_timeout), "--id-prefix", f"bench-{tag}",
                 "--timeline", timeline, "--samples", samples]
         log(f"{tag}: " + " ".join(argv[:1] + argv[3:]))
+        if scenario.get("held"):
+            holder = start_holder(args, argv, scenario, duration, tag)
         loadavg = open("/proc/loadavg").read().split()[:3]
         broker_before = tree_cpu(broker.process.pid)
         pg_before = tree_cpu(pg.postmaster_pid() if pg else None)
@@ -347,6 +402,8 @@ def one_run(args, name, repeat, pg_settings_wanted, broker_settings, plugin_opti
         rc, bench_cpu = run_bench_process(argv, os.path.join(args.out, tag), duration + args.drain_timeout + 60,
                                           {"broker": broker.process.pid, "postgres": pg.postmaster_pid() if pg else None})
         wall = time.monotonic() - wall_before
+        broker_memory = proc_memory_kib(broker.process.pid)
+        held = finish_holder(holder) if holder else None
         machine_after = machine_cpu()
         broker_cpu = cpu_delta(broker_before, tree_cpu(broker.process.pid))
         pg_cpu = cpu_delta(pg_before, tree_cpu(pg.postmaster_pid() if pg else None))
@@ -368,6 +425,8 @@ def one_run(args, name, repeat, pg_settings_wanted, broker_settings, plugin_opti
             "loadavg_before": loadavg, "wall_s": round(wall, 2),
             "cpu_s": {"broker": round(broker_cpu, 2), "postgres": round(pg_cpu, 2), "bench": round(bench_cpu, 2),
                       "machine_busy": round(busy, 2)},
+            "broker_memory_kib": broker_memory,
+            "held": held,
             "other_load_pct": round(statistics.mean(row[3] for row in seconds), 1) if seconds else None,
             "other_load_pct_max": max((row[3] for row in seconds), default=None),
             "db_rows": count, "db_streams": {row[0]: [row[1], row[2], row[3]] for row in streams},
@@ -386,6 +445,9 @@ def one_run(args, name, repeat, pg_settings_wanted, broker_settings, plugin_opti
         result["problems"] = problems
         return result
     finally:
+        if holder and holder.poll() is None:
+            holder.kill()
+            holder.wait()
         if broker:
             shutil.copy(broker.log, os.path.join(args.out, f"{tag}.broker.log"))
             broker.destroy()
@@ -534,6 +596,23 @@ def summarize(results):
         for metric in ("submit_to_ack", "submit_to_confirmed"):
             summary[name][metric] = {p: {"median": med(lambda r: r[metric][p]), "range": rng(lambda r: r[metric][p])}
                                      for p in ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms")}
+        if all("fanout" in r for r in runs):
+            summary[name]["submit_to_delivered"] = {
+                p: {"median": med(lambda r: r["fanout"]["submit_to_delivered"][p]),
+                    "range": rng(lambda r: r["fanout"]["submit_to_delivered"][p])}
+                for p in ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms")}
+            summary[name]["deliveries"] = sum(r["fanout"]["deliveries"] for r in runs)
+            summary[name]["connections"] = runs[0].get("connections", 0) + ((runs[0].get("held") or {}).get("connections") or 0)
+            if all((r.get("held") or {}).get("fanout") for r in runs):
+                summary[name]["held_submit_to_delivered"] = {
+                    p: {"median": med(lambda r: r["held"]["fanout"]["submit_to_delivered"][p]),
+                        "range": rng(lambda r: r["held"]["fanout"]["submit_to_delivered"][p])}
+                    for p in ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms")}
+                summary[name]["held_connects_per_s"] = {"median": med(lambda r: r["held"]["connections"] / r["held"]["connect_s"])}
+            summary[name]["connects_per_s"] = {"median": med(lambda r: r["connections"] / r["connect_s"])}
+            if all(r.get("broker_memory_kib") for r in runs):
+                summary[name]["broker_peak_rss_mib"] = {"median": med(lambda r: r["broker_memory_kib"]["peak"] / 1024),
+                                                        "range": rng(lambda r: r["broker_memory_kib"]["peak"] / 1024)}
         summary[name]["rejected"] = sum(r["rejected"] for r in runs)
         summary[name]["unavailable"] = sum(r["unavailable"] for r in runs)
         summary[name]["problems"] = [p for r in runs for p in r["problems"]]
@@ -568,6 +647,25 @@ def print_headline(summary, machine, args):
         q = summary["ratio_throughput_to_raw"]
         print(f"| **ratio fynsync / mosquitto** (same repeat) | **{q['median']:.3f}** | {q['range'][0]:.3f} – "
               f"{q['range'][1]:.3f} | {len(q['per_repeat'])} | |")
+    if "connections" in summary:
+        c, t = summary["connections"]["submit_to_delivered"], summary["connections"]
+        rss = t.get("broker_peak_rss_mib", {}).get("median")
+        print(f"| fynsync, {t['connections']:,} clients over 1,000 restaurants at 2,000 events/s: connects/s, "
+              f"broker peak RSS (MiB), submit -> delivered p50 / p99 / p99.9 (ms) | {t['connects_per_s']['median']:,.0f}; "
+              f"{rss if rss is None else round(rss)}; {c['p50_ms']['median']:.2f} / {c['p99_ms']['median']:.2f} / "
+              f"{c['p999_ms']['median']:.2f} | | {t['runs']} | {', '.join(f'{x:.2f}' for x in t['loadavg_1min'])} |")
+        if "held_submit_to_delivered" in t:
+            h = t["held_submit_to_delivered"]
+            print(f"| the same, the subscribers held by the second process (from created_at, ms resolution): connects/s, "
+                  f"p50 / p99 / p99.9 (ms) | {t['held_connects_per_s']['median']:,.0f}; {h['p50_ms']['median']:.1f} / "
+                  f"{h['p99_ms']['median']:.1f} / {h['p999_ms']['median']:.1f} | | {t['runs']} | |")
+    for name, label in (("fanout", "fynsync"), ("fanout-raw", "plain mosquitto")):
+        if name in summary:
+            c = summary[name]["submit_to_delivered"]
+            print(f"| {label}, 1,000 subscribers over 100 restaurants at 2,000 events/s, submit -> delivered "
+                  f"p50 / p99 / p99.9 (ms) | {c['p50_ms']['median']:.2f} / {c['p99_ms']['median']:.2f} / "
+                  f"{c['p999_ms']['median']:.2f} | p99 {c['p99_ms']['range'][0]:.2f} – {c['p99_ms']['range'][1]:.2f} "
+                  f"| {summary[name]['runs']} | {', '.join(f'{x:.2f}' for x in summary[name]['loadavg_1min'])} |")
     if "latency" in summary:
         c = summary["latency"]["submit_to_confirmed"]
         print(f"| latency at {args.latency_rate:.0f} events/s, submit -> confirmed p50 / p99 / p99.9 (ms) | "
@@ -601,7 +699,8 @@ def main():
     parser.add_argument("--bench", default=os.path.join(SOURCE_DIR, "build-bench", "tools", "fynsync-bench"))
     parser.add_argument("--plugin", default=os.environ.get("FYNSYNC_PLUGIN", os.path.join(SOURCE_DIR, "build-bench", "plugin", "fynsync.so")))
     parser.add_argument("--out", default=os.path.join(SOURCE_DIR, "build-bench", "load-results"))
-    parser.add_argument("--scenarios", default="throughput,latency", help="comma-separated: throughput,raw,latency")
+    parser.add_argument("--scenarios", default="throughput,latency",
+                        help="comma-separated: " + ",".join(SCENARIOS))
     parser.add_argument("--repeat", type=int, default=1, help="runs per scenario, each on a fresh PostgreSQL and broker")
     parser.add_argument("--throughput-duration", type=float, default=20)
     parser.add_argument("--latency-duration", type=float, default=20)
@@ -615,6 +714,8 @@ def main():
                         help="default: PostgreSQL's defaults (fsync on); off: the test suite's fsync=off")
     parser.add_argument("--pg-setting", action="append", default=[], metavar="NAME=VALUE",
                         help="extra PostgreSQL setting (diagnostics, e.g. log_min_duration_statement=0)")
+    parser.add_argument("--broker-setting", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one of mosquitto.conf's " + ", ".join(BROKER_SETTINGS) + " (both brokers)")
     parser.add_argument("--quick", action="store_true", help="5 s runs (a smoke test of the benchmark itself)")
     parser.add_argument("--figures", metavar="DIR", help="write the PNG figures (gnuplot) into DIR")
     parser.add_argument("--replot", action="store_true",
@@ -665,6 +766,11 @@ def main():
             parser.error(f"--pg-setting {item!r}: expected name=value")
         pg_wanted[name] = value
     broker_settings, plugin_options = read_default_deployment()
+    for item in args.broker_setting:
+        name, sep, value = item.partition("=")
+        if not sep or name not in BROKER_SETTINGS or not value.isdigit():
+            parser.error(f"--broker-setting {item!r}: expected one of {', '.join(BROKER_SETTINGS)}=N")
+        broker_settings[name] = value
     results = []
     try:
         for repeat in range(1, args.repeat + 1):

@@ -8,6 +8,11 @@
 #   raw         the same load against plain mosquitto (no plugin,
 #               persistence false, QoS 1, one subscriber, closed loop)
 #   latency     2,000 events/s paced: submit -> confirmed p50/p99/p99.9
+#   fanout      1,000 subscribers over 100 restaurants (100 tills), 2,000
+#               events/s: submit -> delivered p50/p99/p99.9 of every delivery
+#   fanout-raw  the same traffic through plain mosquitto
+#   connections 10,000 clients over 1,000 restaurants, held 60 s while
+#               2,000 events/s flow: connects/s, broker peak RSS, p99
 # and a replay of 100,000 missed events to one resuming client
 # (tests/load/run_replay_bench.py). Prints the machine, every run, the
 # medians, and the ratio fynsync / mosquitto of the same repeat. Results
@@ -15,6 +20,8 @@
 # any run lost, duplicated or reordered anything.
 #
 #   --quick      5 s runs, one repeat, a 20,000-event replay (a smoke test)
+#                (the scenarios' sizes stay: 10,000 connections take a few
+#                seconds to open)
 #   --repeat N   runs per scenario (default 3; the figures are medians)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -40,7 +47,7 @@ say "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'); load avera
 rc=0
 "$ROOT/tests/load/run_bench.py" "${quick[@]}" --repeat "$repeat" \
 	--bench "$dir/tools/fynsync-bench" --plugin "$dir/plugin/fynsync.so" --out "$dir/bench-results" \
-	--scenarios throughput,raw,latency --publishers 8 --restaurants 4 --window 250 \
+	--scenarios throughput,raw,latency,fanout,fanout-raw,connections --publishers 8 --restaurants 4 --window 250 \
 	--throughput-duration 30 --latency-rate 2000 --latency-duration 20 || rc=$?
 "$ROOT/tests/load/run_replay_bench.py" "${quick[@]}" --repeat "$repeat" --scenarios replay \
 	--replay-bench "$dir/tools/fynsync-replay-bench" --bench "$dir/tools/fynsync-bench" \
