@@ -7,18 +7,20 @@
 // `./fynsync stop`.
 //
 // usage: FYNSYNC_TILL_TOKENS="TOKEN [TOKEN...]" FYNSYNC_KITCHEN_TOKEN=TOKEN \
-//        node tools/simulate_tills.mjs WS_URL RESTAURANT
-// (one token per till; tills must be allowed to write menu and inventory)
+//        node tools/simulate_tills.mjs WS_URL[,WS_URL...] RESTAURANT
+// (one token per till; tills must be allowed to write menu and inventory;
+// several URLs: hub nodes, each device moves to the next when one is lost)
 import { FynClient } from '../bridge-ws/src/client.js';
 
-const [url, rid] = process.argv.slice(2);
+const [urlList, rid] = process.argv.slice(2);
+const urls = urlList.split(',');
 const MENU = [['burger', 'Burger', 1250, 410], ['fries', 'Fries', 450, 90], ['cola', 'Cola', 300, 60], ['salad', 'Salad', 850, 240]];
 const pick = (list) => list[Math.floor(Math.random() * list.length)];
 const between = (lo, hi) => lo + Math.random() * (hi - lo);
 const later = (lo, hi, fn) => setTimeout(fn, between(lo, hi) * 1000);
 
 function device(token, clientId, options = {}) {
-  const c = new FynClient({ url, token, clientId, watchOnline: false, ...options });
+  const c = new FynClient({ urls, token, clientId, watchOnline: false, ...options });
   c.on('state', (s) => console.log(`${new Date().toISOString()} ${clientId}: ${s}`));
   c.on('rejected', (entry, ack) => console.log(`${clientId}: ${entry.event.event_type} ${entry.event.aggregate_id} rejected: ${ack.code} ${ack.reason || ''}`));
   c.on('error', () => {});

@@ -39,8 +39,10 @@ export async function startHub({ httpDir = null, maxReplay = 50000, nodes = 1, o
     freezePostgres: () => command('freeze'),
     thawPostgres: () => command('thaw'),
     async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;   // gone already (its error is above)
+      const exited = new Promise((resolve) => proc.once('exit', resolve));
       proc.stdin.end('stop\n');
-      await new Promise((resolve) => proc.once('exit', resolve));
+      await exited;
     },
   };
 }

@@ -283,7 +283,7 @@ describe('tokens', () => {
     const states = [];
     // Listening from the start: on a loaded machine the refresh (due 1 s
     // after the token was made) can be answered before the client is live.
-    const token = waitFor(c, 'token', () => true, 10000);
+    const token = waitFor(c, 'token', () => true, 15000);
     try {
       await c.start();
       await waitState(c, 'live');

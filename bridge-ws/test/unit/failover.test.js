@@ -1,6 +1,7 @@
 // failover.test.js: the sync client given several hub nodes' URLs (issue
 // 12), against two real brokers on one PostgreSQL (test/hub.py --nodes 2):
-// a node that cannot be reached is skipped for the next; a node killed
+// a platform owner on either node is given every node's metrics and
+// alerts; a node that cannot be reached is skipped for the next; a node killed
 // (-9) under a live client sends it to the other node, where it resumes
 // from its last seq and misses nothing. Run: node --test test/unit/
 import { after, before, describe, test } from 'node:test';
@@ -24,6 +25,27 @@ async function until(check, timeoutMs = 10000) {
 
 const order = (total = 1250) => ({ status: 'open', total, items: [{ item_id: 'burger', qty: 1, price: total }] });
 const ownerOf = (r) => hub.token({ sub: 'olivia', role: 'restaurant_owner', restaurants: [r] });
+
+describe('every node seen from any node', () => {
+  test('a platform owner on one node is given both nodes\' metrics and alerts', async () => {
+    const c = new FynClient({ url: hub.urls[1], token: hub.token({ sub: 'pat', role: 'platform_owner' }) });
+    const metrics = new Map();
+    const alerts = new Map();
+    c.on('metrics', (doc, node) => { if (doc) metrics.set(node, doc); });
+    c.on('alerts', (doc, node) => { if (doc) alerts.set(node, doc); });
+    await c.start();
+    await waitState(c, 'live');
+    // Other nodes' documents come through the database every 5 s.
+    await until(() => metrics.size === 2 && alerts.size === 2, 20000);
+    assert.deepEqual([...metrics.keys()].sort(), ['node-0', 'node-1']);
+    for (const [node, doc] of metrics) assert.equal(doc.node, node);
+    for (const [node, doc] of alerts) {
+      assert.equal(doc.node, node);
+      assert.ok('store_query_time' in doc.alerts, 'the alert document lists each alert');
+    }
+    await c.close();
+  });
+});
 
 describe('a list of hub URLs', () => {
   test('a node that cannot be reached is skipped for the next one', async () => {
