@@ -9,22 +9,10 @@ import socket
 import struct
 import time
 
+from harness import mqtt_string as string, mqtt_varint as varint   # tests/integration on the path
+
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK, PINGREQ, PINGRESP, DISCONNECT = (
     0x10, 0x20, 0x30, 0x40, 0x80, 0x90, 0xC0, 0xD0, 0xE0)
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        byte, n = n % 128, n // 128
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def string(value):
-    data = value.encode() if isinstance(value, str) else value
-    return struct.pack("!H", len(data)) + data
 
 
 def user_properties(count, size=8):

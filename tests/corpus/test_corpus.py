@@ -9,12 +9,9 @@ ctest label `corpus` (tests/README.md)."""
 
 import json
 import os
-import shutil
 import signal
 import struct
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 
@@ -24,8 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 
-from harness import (SERVICE_USER, Broker, Postgres, _chown, _is_root,  # noqa: E402
-                     _wait_port, event, free_port, wait_for_log, write_service_file)
+from harness import (Broker, Postgres, StockBroker, event, wait_for_log,  # noqa: E402
+                     write_service_file)
 from mqtt_raw import Closed, RawMqtt, user_properties  # noqa: E402
 
 MANIFEST = json.load(open(os.path.join(HERE, "manifest.json")))
@@ -74,33 +71,6 @@ def case_id(spec):
     return spec.get("name") or spec.get("input") or spec.get("topic") or spec.get("generate")
 
 
-class StockBroker:
-    """mosquitto without the plugin, anonymous, for inputs whose fate is
-    mosquitto's own."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="fynsync-stock-")
-        os.chmod(self.dir, 0o755)
-        self.port = free_port()
-        config = os.path.join(self.dir, "mosquitto.conf")
-        with open(config, "w") as f:
-            f.write(f"per_listener_settings false\nallow_anonymous true\npersistence false\n"
-                    f"listener {self.port} 127.0.0.1\nlog_type error\n")
-        _chown(self.dir)
-        user = {"user": SERVICE_USER, "group": SERVICE_USER, "extra_groups": []} if _is_root() else {}
-        self.process = subprocess.Popen(["/usr/sbin/mosquitto", "-c", config], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True, **user)
-        assert _wait_port(self.port, 10, lambda: self.process.poll() is None), "stock mosquitto did not start"
-
-    def client(self):
-        return RawMqtt(self.port, f"stock-{uuid.uuid4().hex[:8]}")
-
-    def destroy(self):
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(10)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def hub():
     pg = Postgres()
@@ -119,9 +89,13 @@ def hub():
 
 @pytest.fixture(scope="module")
 def stock():
-    s = StockBroker()
+    s = StockBroker()    # mosquitto's own verdict, for the inputs whose fate is mosquitto's
     yield s
     s.destroy()
+
+
+def stock_client(stock):
+    return RawMqtt(stock.port, f"stock-{uuid.uuid4().hex[:8]}")
 
 
 def manager_token(broker):
@@ -184,7 +158,7 @@ def test_topic(hub, stock, spec):
     try:
         c.publish(topic_of(spec), payload, qos=1, properties=props)
         if spec["expect"] == "as-stock":
-            s = stock.client()
+            s = stock_client(stock)
             s.publish(topic_of(spec), payload, qos=1, properties=props)
             assert fate(c) == fate(s) == spec["fate"]
             s.close()
@@ -209,7 +183,7 @@ def test_subscription(hub, stock, spec):
     c = hostile_client(broker)
     try:
         if spec["expect"] == "as-stock":
-            s = stock.client()
+            s = stock_client(stock)
             for client in (c, s):
                 try:
                     client.subscribe(topic_of(spec), timeout=2)

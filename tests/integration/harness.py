@@ -557,7 +557,7 @@ def wait_for_log(broker, text, start=0, timeout=5):
         time.sleep(0.05)
 
 
-def _varint(n):
+def mqtt_varint(n):
     out = bytearray()
     while True:
         byte, n = n % 128, n // 128
@@ -566,7 +566,7 @@ def _varint(n):
             return bytes(out)
 
 
-def _mqtt_string(value):
+def mqtt_string(value):
     data = value.encode() if isinstance(value, str) else value
     return struct.pack("!H", len(data)) + data
 
@@ -587,21 +587,21 @@ class RawClient:
         flags = (0x02 if clean else 0) | (0x80 if username is not None else 0) | (0x40 if password is not None else 0)
         if will is not None:
             flags |= 0x04 | (1 << 3) | (0x20 if will[2] else 0)
-        variable = _mqtt_string("MQTT") + bytes([version, flags]) + struct.pack("!H", keepalive)
+        variable = mqtt_string("MQTT") + bytes([version, flags]) + struct.pack("!H", keepalive)
         if version == 5:
             properties = b"" if session_expiry is None else b"\x11" + struct.pack("!I", session_expiry)
-            variable += _varint(len(properties)) + properties
-        body = variable + _mqtt_string(client_id)
+            variable += mqtt_varint(len(properties)) + properties
+        body = variable + mqtt_string(client_id)
         if will is not None:
             if version == 5:
                 properties = b"" if will_delay is None else b"\x18" + struct.pack("!I", will_delay)
-                body += _varint(len(properties)) + properties
-            body += _mqtt_string(will[0]) + _mqtt_string(will[1])
+                body += mqtt_varint(len(properties)) + properties
+            body += mqtt_string(will[0]) + mqtt_string(will[1])
         if username is not None:
-            body += _mqtt_string(username)
+            body += mqtt_string(username)
         if password is not None:
-            body += _mqtt_string(password)
-        self.sock.sendall(b"\x10" + _varint(len(body)) + body)
+            body += mqtt_string(password)
+        self.sock.sendall(b"\x10" + mqtt_varint(len(body)) + body)
         packet_type, data = self._read_packet()
         assert packet_type == 0x20, f"expected CONNACK, got {packet_type!r}"
         self.connack = data[1]
