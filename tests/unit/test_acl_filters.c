@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "acl.h"
+#include "acl_load_or_fail.h"
 
 #define MAX_FILTERS 16
 
@@ -31,16 +32,6 @@ static int collect(const char *filter, void *ctx)
 	assert_true(l->count < MAX_FILTERS);
 	snprintf(l->filters[l->count++], sizeof(l->filters[0]), "%s", filter);
 	return 0;
-}
-
-static struct fyn_acl *load(const char *text)
-{
-	char err[512] = "";
-	struct fyn_acl *acl = fyn_acl_load_string(text, "t.acl", err, sizeof(err));
-	if (acl == NULL)
-		print_error("%s\n", err);
-	assert_non_null(acl);
-	return acl;
 }
 
 static const char *const two_restaurants[] = { "r1", "r2" };

@@ -12,16 +12,7 @@
 #include <string.h>
 
 #include "acl.h"
-
-static struct fyn_acl *load(const char *text)
-{
-	char err[512] = "";
-	struct fyn_acl *acl = fyn_acl_load_string(text, "t.acl", err, sizeof(err));
-	if (acl == NULL)
-		print_error("%s\n", err);
-	assert_non_null(acl);
-	return acl;
-}
+#include "acl_load_or_fail.h"
 
 static struct fyn_acl_identity staff_of(const char *const *restaurants, size_t count)
 {

@@ -11,16 +11,7 @@
 #include <cmocka.h>
 
 #include "acl.h"
-
-static struct fyn_acl *load(const char *text)
-{
-	char err[512] = "";
-	struct fyn_acl *acl = fyn_acl_load_string(text, "t.acl", err, sizeof(err));
-	if (acl == NULL)
-		print_error("%s\n", err);
-	assert_non_null(acl);
-	return acl;
-}
+#include "acl_load_or_fail.h"
 
 static const char *const owner_restaurants[] = { "r1" };
 static const struct fyn_acl_identity owner_of_r1 = {
