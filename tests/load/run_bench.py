@@ -628,50 +628,53 @@ def summarize(results):
     return summary
 
 
-def print_headline(summary, machine, args):
-    """The figures that travel: fynsync against plain mosquitto, and the latency."""
-    print(f"\nmachine: {machine['cpu_model']}, {machine['cpus']} CPUs, {machine['mem_gib']} GiB; "
+def headline(summary, machine, args):
+    """The figures that travel, as markdown lines: fynsync against plain
+    mosquitto, and the latency."""
+    out = []
+    out.append(f"machine: {machine['cpu_model']}, {machine['cpus']} CPUs, {machine['mem_gib']} GiB; "
           f"{machine['postgres']}; {machine['mosquitto']}; fynsync {machine['git']}")
     durability = "fsync on, synchronous_commit on" if args.durability == "default" else "fsync OFF"
-    print(f"{args.publishers} publishers over {args.restaurants} restaurant(s), QoS 1, window {args.window}; "
+    out.append(f"{args.publishers} publishers over {args.restaurants} restaurant(s), QoS 1, window {args.window}; "
           f"PostgreSQL {durability}")
-    print("| | median | range | runs | load average (1 min) before each run |")
-    print("|---|---|---|---|---|")
+    out.append("| | median | range | runs | load average (1 min) before each run |")
+    out.append("|---|---|---|---|---|")
     labels = {"throughput": "fynsync: persisted + confirmed events/s", "raw": "plain mosquitto: delivered msgs/s"}
     for name in ("throughput", "raw"):
         if name in summary:
             t = summary[name]
-            print(f"| {labels[name]} | {t['accepted_per_s']['median']:,.0f} | {t['accepted_per_s']['range'][0]:,.0f} – "
+            out.append(f"| {labels[name]} | {t['accepted_per_s']['median']:,.0f} | {t['accepted_per_s']['range'][0]:,.0f} – "
                   f"{t['accepted_per_s']['range'][1]:,.0f} | {t['runs']} | {', '.join(f'{x:.2f}' for x in t['loadavg_1min'])} |")
     if "ratio_throughput_to_raw" in summary:
         q = summary["ratio_throughput_to_raw"]
-        print(f"| **ratio fynsync / mosquitto** (same repeat) | **{q['median']:.3f}** | {q['range'][0]:.3f} – "
+        out.append(f"| **ratio fynsync / mosquitto** (same repeat) | **{q['median']:.3f}** | {q['range'][0]:.3f} – "
               f"{q['range'][1]:.3f} | {len(q['per_repeat'])} | |")
     if "connections" in summary:
         c, t = summary["connections"]["submit_to_delivered"], summary["connections"]
         rss = t.get("broker_peak_rss_mib", {}).get("median")
-        print(f"| fynsync, {t['connections']:,} clients over 1,000 restaurants at 2,000 events/s: connects/s, "
+        out.append(f"| fynsync, {t['connections']:,} clients over 1,000 restaurants at 2,000 events/s: connects/s, "
               f"broker peak RSS (MiB), submit -> delivered p50 / p99 / p99.9 (ms) | {t['connects_per_s']['median']:,.0f}; "
               f"{rss if rss is None else round(rss)}; {c['p50_ms']['median']:.2f} / {c['p99_ms']['median']:.2f} / "
               f"{c['p999_ms']['median']:.2f} | | {t['runs']} | {', '.join(f'{x:.2f}' for x in t['loadavg_1min'])} |")
         if "held_submit_to_delivered" in t:
             h = t["held_submit_to_delivered"]
-            print(f"| the same, the subscribers held by the second process (from created_at, ms resolution): connects/s, "
+            out.append(f"| the same, the subscribers held by the second process (from created_at, ms resolution): connects/s, "
                   f"p50 / p99 / p99.9 (ms) | {t['held_connects_per_s']['median']:,.0f}; {h['p50_ms']['median']:.1f} / "
                   f"{h['p99_ms']['median']:.1f} / {h['p999_ms']['median']:.1f} | | {t['runs']} | |")
     for name, label in (("fanout", "fynsync"), ("fanout-raw", "plain mosquitto")):
         if name in summary:
             c = summary[name]["submit_to_delivered"]
-            print(f"| {label}, 1,000 subscribers over 100 restaurants at 2,000 events/s, submit -> delivered "
+            out.append(f"| {label}, 1,000 subscribers over 100 restaurants at 2,000 events/s, submit -> delivered "
                   f"p50 / p99 / p99.9 (ms) | {c['p50_ms']['median']:.2f} / {c['p99_ms']['median']:.2f} / "
                   f"{c['p999_ms']['median']:.2f} | p99 {c['p99_ms']['range'][0]:.2f} – {c['p99_ms']['range'][1]:.2f} "
                   f"| {summary[name]['runs']} | {', '.join(f'{x:.2f}' for x in summary[name]['loadavg_1min'])} |")
     if "latency" in summary:
         c = summary["latency"]["submit_to_confirmed"]
-        print(f"| latency at {args.latency_rate:.0f} events/s, submit -> confirmed p50 / p99 / p99.9 (ms) | "
+        out.append(f"| latency at {args.latency_rate:.0f} events/s, submit -> confirmed p50 / p99 / p99.9 (ms) | "
               f"{c['p50_ms']['median']:.2f} / {c['p99_ms']['median']:.2f} / {c['p999_ms']['median']:.2f} | "
               f"p99 {c['p99_ms']['range'][0]:.2f} – {c['p99_ms']['range'][1]:.2f} | {summary['latency']['runs']} | "
               f"{', '.join(f'{x:.2f}' for x in summary['latency']['loadavg_1min'])} |")
+    return out
 
 
 def print_table(results):
@@ -721,6 +724,7 @@ def main():
     parser.add_argument("--replot", action="store_true",
                         help="only reprint the table and redraw the figures (with --figures) from --out/results.json")
     parser.add_argument("--timeout", type=float, default=900, help="hard bound on the whole run, seconds")
+    parser.add_argument("--headline", metavar="FILE", help="also write the headline table (markdown) into FILE")
     args = parser.parse_args()
     if args.quick:
         args.throughput_duration = args.latency_duration = 5
@@ -798,7 +802,11 @@ def main():
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(report, f, indent=2)
     print_table(results)
-    print_headline(report["summary"], report["machine"], args)
+    lines = headline(report["summary"], report["machine"], args)
+    print("\n" + "\n".join(lines))
+    if args.headline:
+        with open(args.headline, "w") as f:
+            f.write("\n".join(lines) + "\n")
     print(json.dumps({"summary": report["summary"]}, separators=(",", ":")))
     bad = [p for r in results for p in r["problems"]]
     if bad:
