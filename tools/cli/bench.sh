@@ -42,6 +42,8 @@ append_to_benchmarks() {
 		printf 'Machine: %s, %s CPUs, %s GiB; load average before: %s.\n\n' \
 			"$(lscpu | sed -n 's/^Model name: *//p')" "$(nproc)" \
 			"$(awk '/MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)" "$load"
+		grep -v '^|' "$table" | sed 's/$/  /'
+		echo
 		grep '^|' "$table"
 	} >>"$doc"
 	say "appended the table to $doc"
