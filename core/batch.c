@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "ack.h"
-#include "redact.h"
 #include "timestamp.h"
 #include "topics.h"
+#include "view_text.h"
 
 /* Appends text of length len to *buf (size *cap, *used in use). */
 static bool append(char **buf, size_t *cap, size_t *used, const char *text, size_t len)
@@ -54,24 +54,26 @@ char *fyn_batch_text(struct fyn_job *const *jobs, size_t count)
 	return text;
 }
 
-int fyn_fanout_event(const json_t *event, const struct fyn_views *views, struct fyn_completion *out)
+int fyn_fanout_event(const char *event_text, const struct fyn_views *views, struct fyn_completion *out)
 {
-	const char *restaurant = json_string_value(json_object_get(event, "restaurant"));
-	const char *type = json_string_value(json_object_get(event, "event_type"));
-	const char *created_at = json_string_value(json_object_get(event, "created_at"));
+	struct fyn_event_text event;
 	size_t first = out->message_count;
 	long long created_ms = 0;
-	int rc = restaurant && type ? 0 : -1;
+	int rc = fyn_event_text_scan(&event, event_text, strlen(event_text));
 
+	if (rc == 0 && (!event.restaurant[0] || !event.event_type[0])) {
+		rc = -1;
+	}
 	for (size_t i = 0; rc == 0 && i < views->count; i++) {
 		const struct fyn_view *view = &views->items[i];
-		rc = fyn_completion_add(out, NULL, NULL, fyn_event_topic(restaurant, view->name, type),
-				fyn_redacted_event_text(event, (const char *const *)view->removed_keys,
-					view->removed_count));
+		rc = fyn_completion_add(out, NULL, NULL, fyn_event_topic(event.restaurant, view->name, event.event_type),
+				fyn_event_view_text(&event, (const char *const *)view->removed_keys, view->removed_count, false));
 	}
-	if (rc == 0 && out->message_count > first && created_at && fyn_timestamp_parse_ms(created_at, &created_ms) == 0) {
+	if (rc == 0 && out->message_count > first && event.created_at[0]
+			&& fyn_timestamp_parse_ms(event.created_at, &created_ms) == 0) {
 		out->messages[first].created_ms = created_ms;
 	}
+	fyn_event_text_release(&event);
 	return rc;
 }
 
@@ -79,21 +81,21 @@ int fyn_replay_event(const char *event_text, const char *stream, const struct fy
 		const char *client_id, const char *owner_sub, fyn_topic_wanted wanted, const void *arg,
 		struct fyn_completion *out)
 {
-	json_t *event = json_loads(event_text, 0, NULL);
-	const char *type = json_string_value(json_object_get(event, "event_type"));
-	char *topic = type ? fyn_event_topic(stream, view->name, type) : NULL;
+	struct fyn_event_text event;
+	char *topic = NULL;
 	int rc = -1;
 
+	if (fyn_event_text_scan(&event, event_text, strlen(event_text)) == 0 && event.event_type[0]) {
+		topic = fyn_event_topic(stream, view->name, event.event_type);
+	}
 	if (topic && wanted && !wanted(topic, arg)) {
 		free(topic);
 		rc = 0;
-	} else if (topic && json_object_set_new(event, "replay", json_true()) == 0) {
-		rc = fyn_completion_add(out, client_id, owner_sub, topic, fyn_redacted_event_text(event,
-				(const char *const *)view->removed_keys, view->removed_count));
-	} else {
-		free(topic);
+	} else if (topic) {
+		rc = fyn_completion_add(out, client_id, owner_sub, topic, fyn_event_view_text(&event,
+				(const char *const *)view->removed_keys, view->removed_count, true));
 	}
-	json_decref(event);
+	fyn_event_text_release(&event);
 	return rc;
 }
 

@@ -52,17 +52,18 @@ struct fyn_answer_tally {
 void fyn_batch_tally(struct fyn_job *const *jobs, size_t count, const struct fyn_append_result *result,
 		struct fyn_answer_tally *out);
 
-/* Publishes of one stored event, one per view; the first carries the
- * event's created_at as created_ms. -1 on OOM or when the event has no
- * restaurant or event_type. */
-int fyn_fanout_event(const json_t *event, const struct fyn_views *views, struct fyn_completion *out);
+/* Publishes of one stored event (its text as the store returned it), one
+ * per view, each view's text copied once from it (core/view_text.h); the
+ * first carries the event's created_at as created_ms. -1 on OOM, or when
+ * the text is no event with a restaurant and an event_type. */
+int fyn_fanout_event(const char *event_text, const struct fyn_views *views, struct fyn_completion *out);
 
 /* Decides whether a replayed event's topic goes to the client. */
 typedef bool (*fyn_topic_wanted)(const char *topic, const void *arg);
 
-/* One replayed event (JSON text) for one client: the event in that client's
- * view, marked "replay": true, on the usual ev topic, sent to the client
- * alone; skipped (returning 0) when wanted is given and says no. */
+/* One replayed event (its text as the store returned it) for one client:
+ * the event in that client's view (core/view_text.h), marked
+ * "replay": true, on the usual ev topic, sent to the client alone; skipped (returning 0) when wanted is given and says no. */
 int fyn_replay_event(const char *event_text, const char *stream, const struct fyn_view *view,
 		const char *client_id, const char *owner_sub, fyn_topic_wanted wanted, const void *arg,
 		struct fyn_completion *out);

@@ -33,37 +33,6 @@ void fyn_redact_keys(json_t *value, const char *const *keys, size_t count)
 	}
 }
 
-/* The view's event with "seq" as its first key (see redact.h for why),
- * sharing every value with event but a redacted copy of its payload. */
-static json_t *view_of(const json_t *event, const char *const *keys, size_t count)
-{
-	json_t *view = json_object();
-	json_t *seq = json_object_get(event, "seq");
-	json_t *payload;
-
-	if (!view || (seq && json_object_set(view, "seq", seq) != 0) || json_object_update(view, (json_t *)event) != 0) {
-		json_decref(view);
-		return NULL;
-	}
-	if (count > 0 && (payload = json_object_get(event, "payload"))) {
-		json_t *copy = json_deep_copy(payload);
-		fyn_redact_keys(copy, keys, count);
-		if (!copy || json_object_set_new(view, "payload", copy) != 0) {
-			json_decref(view);
-			return NULL;
-		}
-	}
-	return view;
-}
-
-char *fyn_redacted_event_text(const json_t *event, const char *const *keys, size_t count)
-{
-	json_t *view = view_of(event, keys, count);
-	char *text = view ? json_dumps(view, JSON_COMPACT) : NULL;
-	json_decref(view);
-	return text;
-}
-
 #define SEQ_PREFIX "{\"seq\":"
 
 long long fyn_event_text_seq(const void *text, size_t len)

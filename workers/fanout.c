@@ -22,6 +22,7 @@
 
 #include "clock.h"
 #include "store.h"
+#include "view_text.h"
 
 /* uthash would exit() on OOM; an entry that cannot be added is left out
  * (its stream is then published from the log by the next heads check). */
@@ -121,7 +122,8 @@ static struct fyn_views *current_views(struct fyn_fanout *f)
 /* ---- offers from the writer ---- */
 
 struct offered {
-	json_t *event;
+	const char *event;            /* the row's text */
+	char stream[FYN_STREAM_MAX + 1];
 	struct stream_entry *entry;   /* entries live until the fan-out stops */
 	long long seq;
 	long long base;               /* entry->published when decided */
@@ -189,6 +191,19 @@ static bool commit_offer(struct fyn_fanout *f, struct offered *items, size_t cou
 	return unmoved;
 }
 
+/* The stream of a stored event's text into stream; false when it has none. */
+static bool event_stream(const char *text, char *stream)
+{
+	struct fyn_event_text event;
+	bool ok = fyn_event_text_scan(&event, text, strlen(text)) == 0 && event.restaurant[0];
+
+	if (ok) {
+		memcpy(stream, event.restaurant, sizeof(event.restaurant));
+	}
+	fyn_event_text_release(&event);
+	return ok;
+}
+
 /* Builds the publishes of the decided events; NULL on OOM. */
 static struct fyn_completion *build_offer(const struct offered *items, size_t count,
 		const struct fyn_views *views)
@@ -221,15 +236,15 @@ void fyn_fanout_offer_result(struct fyn_fanout *f, struct fyn_job *const *jobs, 
 	}
 	for (size_t i = 0; i < result->count; i++) {
 		const struct fyn_append_row *row = &result->rows[i];
-		if (row->event && row->seq > 0 && (items[count].event = json_loads(row->event, 0, NULL))) {
+		if (row->event && row->seq > 0 && event_stream(row->event, items[count].stream)) {
+			items[count].event = row->event;
 			items[count].received_ms = row->idx >= 0 && (size_t)row->idx < count_jobs ? jobs[row->idx]->received_ms : 0;
 			items[count++].seq = row->seq;
 		}
 	}
 	pthread_mutex_lock(&f->lock);
 	for (size_t i = 0; i < count; i++) {
-		const char *stream = json_string_value(json_object_get(items[i].event, "restaurant"));
-		items[i].entry = stream ? entry_for(f, stream) : NULL;
+		items[i].entry = entry_for(f, items[i].stream);
 	}
 	publishing = decide(f, items, count, &gaps);
 	views = publishing ? fyn_views_ref(f->views) : NULL;
@@ -247,9 +262,6 @@ void fyn_fanout_offer_result(struct fyn_fanout *f, struct fyn_job *const *jobs, 
 		}
 	}
 	fyn_views_unref(views);
-	for (size_t i = 0; i < count; i++) {
-		json_decref(items[i].event);
-	}
 	free(items);
 	if (gaps > 0) {
 		wake_follower(f);
@@ -382,12 +394,10 @@ static struct fyn_completion *build_page(struct fyn_fanout *f, const struct fyn_
 	struct fyn_completion *c = fyn_completion_new();
 
 	for (size_t i = 0; c && i < page->count; i++) {
-		json_t *event = json_loads(page->rows[i].event, 0, NULL);
-		if (!event || fyn_fanout_event(event, views, c) != 0) {
+		if (fyn_fanout_event(page->rows[i].event, views, c) != 0) {
 			fyn_completion_free(c);
 			c = NULL;
 		}
-		json_decref(event);
 	}
 	fyn_views_unref(views);
 	return c;
