@@ -13,6 +13,13 @@
 #   fanout-raw  the same traffic through plain mosquitto
 #   connections 10,000 clients over 1,000 restaurants, held 60 s while
 #               2,000 events/s flow: connects/s, broker peak RSS, p99
+#   storm       5,000 clients over 500 restaurants, each 100 events behind,
+#               reconnect and resume at once to a hub just restarted: time
+#               until all are caught up (each with exactly its events, in
+#               seq order), PostgreSQL's CPU and pg_stat_statements
+#   scaling     1,000, 2,000, 5,000 and 10,000 connections (a till at 2
+#               events/s and nine subscribers per restaurant): accepted/s
+#               and submit -> delivered p50/p99, figure scaling.png
 # and a replay of 100,000 missed events to one resuming client
 # (tests/load/run_replay_bench.py). Prints the machine, every run, the
 # medians, and the ratio fynsync / mosquitto of the same repeat, and appends
@@ -21,9 +28,10 @@
 # build-bench/replay-results. Exit 1, reporting nothing, if any run lost,
 # duplicated or reordered anything.
 #
-#   --quick      5 s runs, one repeat, a 20,000-event replay (a smoke test);
-#                writes nothing under docs/
-#                (the scenarios' sizes stay: 10,000 connections take a few
+#   --quick      5 s runs, one repeat, a 20,000-event replay, a storm of 500
+#                clients, no scaling curve (a smoke test that writes nothing
+#                under docs/; the other scenarios' sizes stay: 10,000
+#                connections take a few
 #                seconds to open)
 #   --repeat N   runs per scenario (default 3; the figures are medians)
 set -euo pipefail
@@ -42,18 +50,20 @@ append_to_benchmarks() {
 		printf 'Machine: %s, %s CPUs, %s GiB; load average before: %s.\n\n' \
 			"$(lscpu | sed -n 's/^Model name: *//p')" "$(nproc)" \
 			"$(awk '/MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)" "$load"
-		grep -v '^|' "$table" | sed 's/$/  /'
-		echo
-		grep '^|' "$table"
+		# each table after a blank line, each line of text a line of its own
+		awk '/^\|/ && prev !~ /^\|/ && prev != "" { print "" }
+			!/^\|/ && $0 != "" { $0 = $0 "  " } { print; prev = $0 }' "$table"
 	} >>"$doc"
 	say "appended the table to $doc"
 }
 
 repeat=3
 quick=()
+scenarios=throughput,raw,latency,fanout,fanout-raw,connections,storm,scaling
+figures=()
 while [ $# -gt 0 ]; do
 	case "$1" in
-		--quick) quick=(--quick); repeat=1 ;;
+		--quick) quick=(--quick); repeat=1; scenarios=${scenarios%,scaling} ;;
 		--repeat) [ $# -ge 2 ] || die "--repeat needs a number"; repeat="$2"; shift ;;
 		*) die "unknown option $1 (./fynsync bench [--quick] [--repeat N])" ;;
 	esac
@@ -63,6 +73,7 @@ done
 
 "$CLI/install.sh"
 dir="$ROOT/build-bench"
+[ ${#quick[@]} -gt 0 ] || figures=(--figures "$dir/bench-results/figures")
 say "building $dir (RelWithDebInfo)"
 build_into "$dir"
 
@@ -73,8 +84,9 @@ rm -f "$headline"
 rc=0
 "$ROOT/tests/load/run_bench.py" "${quick[@]}" --repeat "$repeat" --headline "$headline" \
 	--bench "$dir/tools/fynsync-bench" --plugin "$dir/plugin/fynsync.so" --out "$dir/bench-results" \
-	--scenarios throughput,raw,latency,fanout,fanout-raw,connections --publishers 8 --restaurants 4 --window 250 \
-	--throughput-duration 30 --latency-rate 2000 --latency-duration 20 || rc=$?
+	--scenarios "$scenarios" --publishers 8 --restaurants 4 --window 250 \
+	--throughput-duration 30 --latency-rate 2000 --latency-duration 20 \
+	"${figures[@]}" || rc=$?
 "$ROOT/tests/load/run_replay_bench.py" "${quick[@]}" --repeat "$repeat" --scenarios replay \
 	--replay-bench "$dir/tools/fynsync-replay-bench" --bench "$dir/tools/fynsync-bench" \
 	--plugin "$dir/plugin/fynsync.so" --out "$dir/replay-results" >"$dir/replay-results.txt" || rc=$?
