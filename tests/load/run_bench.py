@@ -648,6 +648,23 @@ def storm_run(args, repeat, pg_settings_wanted, broker_settings, plugin_options)
             pg.destroy()
 
 
+def storm_scaling_headline(storms, results):
+    """The storm's and the scaling curve's rows of the headline table."""
+    out = []
+    if storms:
+        t = [r["all_caught_up_s"] for r in storms]
+        r = storms[0]
+        out.append(f"| reconnect storm, {r['subscribers']:,} clients over {r['restaurants']:,} restaurants, "
+                   f"{r['behind']} events behind each: all caught up (s); PostgreSQL CPU s | "
+                   f"{statistics.median(t):.1f}; {statistics.median(x['cpu_s']['postgres'] for x in storms):.1f} "
+                   f"| {min(t):.1f} – {max(t):.1f} | {len(storms)} | "
+                   f"{', '.join(x['loadavg_before'][0] for x in storms)} |")
+    for n, accepted, target, p50, p99, _, _ in scaling_points(results):
+        out.append(f"| scaling, {n:,} connections, {target:,.0f} events/s paced: accepted/s; submit -> delivered "
+                   f"p50 / p99 (ms) | {accepted:,.0f}; {p50:.1f} / {p99:.1f} | | 1 | |")
+    return out
+
+
 def print_storm(results, args):
     for r in results:
         s, cpu, us = r["start_to_caught_up"], r["cpu_s"], r["cpu_us_per_event"]
@@ -898,50 +915,53 @@ def summarize(results):
     return summary
 
 
-def print_headline(summary, machine, args):
-    """The figures that travel: fynsync against plain mosquitto, and the latency."""
-    print(f"\nmachine: {machine['cpu_model']}, {machine['cpus']} CPUs, {machine['mem_gib']} GiB; "
+def headline(summary, machine, args):
+    """The figures that travel, as markdown lines: fynsync against plain
+    mosquitto, and the latency."""
+    out = []
+    out.append(f"machine: {machine['cpu_model']}, {machine['cpus']} CPUs, {machine['mem_gib']} GiB; "
           f"{machine['postgres']}; {machine['mosquitto']}; fynsync {machine['git']}")
     durability = "fsync on, synchronous_commit on" if args.durability == "default" else "fsync OFF"
-    print(f"{args.publishers} publishers over {args.restaurants} restaurant(s), QoS 1, window {args.window}; "
+    out.append(f"{args.publishers} publishers over {args.restaurants} restaurant(s), QoS 1, window {args.window}; "
           f"PostgreSQL {durability}")
-    print("| | median | range | runs | load average (1 min) before each run |")
-    print("|---|---|---|---|---|")
+    out.append("| | median | range | runs | load average (1 min) before each run |")
+    out.append("|---|---|---|---|---|")
     labels = {"throughput": "fynsync: persisted + confirmed events/s", "raw": "plain mosquitto: delivered msgs/s"}
     for name in ("throughput", "raw"):
         if name in summary:
             t = summary[name]
-            print(f"| {labels[name]} | {t['accepted_per_s']['median']:,.0f} | {t['accepted_per_s']['range'][0]:,.0f} – "
+            out.append(f"| {labels[name]} | {t['accepted_per_s']['median']:,.0f} | {t['accepted_per_s']['range'][0]:,.0f} – "
                   f"{t['accepted_per_s']['range'][1]:,.0f} | {t['runs']} | {', '.join(f'{x:.2f}' for x in t['loadavg_1min'])} |")
     if "ratio_throughput_to_raw" in summary:
         q = summary["ratio_throughput_to_raw"]
-        print(f"| **ratio fynsync / mosquitto** (same repeat) | **{q['median']:.3f}** | {q['range'][0]:.3f} – "
+        out.append(f"| **ratio fynsync / mosquitto** (same repeat) | **{q['median']:.3f}** | {q['range'][0]:.3f} – "
               f"{q['range'][1]:.3f} | {len(q['per_repeat'])} | |")
     if "connections" in summary:
         c, t = summary["connections"]["submit_to_delivered"], summary["connections"]
         rss = t.get("broker_peak_rss_mib", {}).get("median")
-        print(f"| fynsync, {t['connections']:,} clients over 1,000 restaurants at 2,000 events/s: connects/s, "
+        out.append(f"| fynsync, {t['connections']:,} clients over 1,000 restaurants at 2,000 events/s: connects/s, "
               f"broker peak RSS (MiB), submit -> delivered p50 / p99 / p99.9 (ms) | {t['connects_per_s']['median']:,.0f}; "
               f"{rss if rss is None else round(rss)}; {c['p50_ms']['median']:.2f} / {c['p99_ms']['median']:.2f} / "
               f"{c['p999_ms']['median']:.2f} | | {t['runs']} | {', '.join(f'{x:.2f}' for x in t['loadavg_1min'])} |")
         if "held_submit_to_delivered" in t:
             h = t["held_submit_to_delivered"]
-            print(f"| the same, the subscribers held by the second process (from created_at, ms resolution): connects/s, "
+            out.append(f"| the same, the subscribers held by the second process (from created_at, ms resolution): connects/s, "
                   f"p50 / p99 / p99.9 (ms) | {t['held_connects_per_s']['median']:,.0f}; {h['p50_ms']['median']:.1f} / "
                   f"{h['p99_ms']['median']:.1f} / {h['p999_ms']['median']:.1f} | | {t['runs']} | |")
     for name, label in (("fanout", "fynsync"), ("fanout-raw", "plain mosquitto")):
         if name in summary:
             c = summary[name]["submit_to_delivered"]
-            print(f"| {label}, 1,000 subscribers over 100 restaurants at 2,000 events/s, submit -> delivered "
+            out.append(f"| {label}, 1,000 subscribers over 100 restaurants at 2,000 events/s, submit -> delivered "
                   f"p50 / p99 / p99.9 (ms) | {c['p50_ms']['median']:.2f} / {c['p99_ms']['median']:.2f} / "
                   f"{c['p999_ms']['median']:.2f} | p99 {c['p99_ms']['range'][0]:.2f} – {c['p99_ms']['range'][1]:.2f} "
                   f"| {summary[name]['runs']} | {', '.join(f'{x:.2f}' for x in summary[name]['loadavg_1min'])} |")
     if "latency" in summary:
         c = summary["latency"]["submit_to_confirmed"]
-        print(f"| latency at {args.latency_rate:.0f} events/s, submit -> confirmed p50 / p99 / p99.9 (ms) | "
+        out.append(f"| latency at {args.latency_rate:.0f} events/s, submit -> confirmed p50 / p99 / p99.9 (ms) | "
               f"{c['p50_ms']['median']:.2f} / {c['p99_ms']['median']:.2f} / {c['p999_ms']['median']:.2f} | "
               f"p99 {c['p99_ms']['range'][0]:.2f} – {c['p99_ms']['range'][1]:.2f} | {summary['latency']['runs']} | "
               f"{', '.join(f'{x:.2f}' for x in summary['latency']['loadavg_1min'])} |")
+    return out
 
 
 def print_table(results):
@@ -997,6 +1017,7 @@ def main():
     parser.add_argument("--storm-history", type=int, default=20, help="storm: events each restaurant had before those")
     parser.add_argument("--storm-timeout", type=float, default=120, help="storm: seconds allowed until all are caught up")
     parser.add_argument("--scaling-points", default="1000,2000,5000,10000", help="scaling: connections at each point")
+    parser.add_argument("--headline", metavar="FILE", help="also write the headline table (markdown) into FILE")
     args = parser.parse_args()
     if args.quick:
         args.throughput_duration = args.latency_duration = 5
@@ -1098,8 +1119,11 @@ def main():
         print_table(results)
     print_storm(storms, args)
     print_scaling(results)
-    if results:
-        print_headline(report["summary"], report["machine"], args)
+    lines = (headline(report["summary"], report["machine"], args) if results else []) + storm_scaling_headline(storms, results)
+    print("\n" + "\n".join(lines))
+    if args.headline:
+        with open(args.headline, "w") as f:
+            f.write("\n".join(lines) + "\n")
     print(json.dumps({"summary": report["summary"]}, separators=(",", ":")))
     bad = [p for r in results + storms for p in r["problems"]]
     if bad:
