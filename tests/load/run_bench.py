@@ -46,8 +46,6 @@ every accepted event confirmed once, seq gap-free, rows in the table match);
 """
 
 import argparse
-import contextlib
-import io
 import json
 import os
 import platform
@@ -650,6 +648,23 @@ def storm_run(args, repeat, pg_settings_wanted, broker_settings, plugin_options)
             pg.destroy()
 
 
+def storm_scaling_headline(storms, results):
+    """The storm's and the scaling curve's rows of the headline table."""
+    out = []
+    if storms:
+        t = [r["all_caught_up_s"] for r in storms]
+        r = storms[0]
+        out.append(f"| reconnect storm, {r['subscribers']:,} clients over {r['restaurants']:,} restaurants, "
+                   f"{r['behind']} events behind each: all caught up (s); PostgreSQL CPU s | "
+                   f"{statistics.median(t):.1f}; {statistics.median(x['cpu_s']['postgres'] for x in storms):.1f} "
+                   f"| {min(t):.1f} – {max(t):.1f} | {len(storms)} | "
+                   f"{', '.join(x['loadavg_before'][0] for x in storms)} |")
+    for n, accepted, target, p50, p99, _, _ in scaling_points(results):
+        out.append(f"| scaling, {n:,} connections, {target:,.0f} events/s paced: accepted/s; submit -> delivered "
+                   f"p50 / p99 (ms) | {accepted:,.0f}; {p50:.1f} / {p99:.1f} | | 1 | |")
+    return out
+
+
 def print_storm(results, args):
     for r in results:
         s, cpu, us = r["start_to_caught_up"], r["cpu_s"], r["cpu_us_per_event"]
@@ -996,13 +1011,13 @@ def main():
     parser.add_argument("--replot", action="store_true",
                         help="only reprint the table and redraw the figures (with --figures) from --out/results.json")
     parser.add_argument("--timeout", type=float, default=900, help="hard bound on the whole run, seconds")
-    parser.add_argument("--headline", metavar="FILE", help="also write the headline table (markdown) into FILE")
     parser.add_argument("--storm-clients", type=int, default=5000, help="storm: clients reconnecting at once (5000; 500 with --quick)")
     parser.add_argument("--storm-restaurants", type=int, default=500, help="storm: restaurants they are spread over (500; 50 with --quick)")
     parser.add_argument("--storm-behind", type=int, default=100, help="storm: events each client missed")
     parser.add_argument("--storm-history", type=int, default=20, help="storm: events each restaurant had before those")
     parser.add_argument("--storm-timeout", type=float, default=120, help="storm: seconds allowed until all are caught up")
     parser.add_argument("--scaling-points", default="1000,2000,5000,10000", help="scaling: connections at each point")
+    parser.add_argument("--headline", metavar="FILE", help="also write the headline table (markdown) into FILE")
     args = parser.parse_args()
     if args.quick:
         args.throughput_duration = args.latency_duration = 5
@@ -1102,16 +1117,10 @@ def main():
         json.dump(report, f, indent=2)
     if results:
         print_table(results)
-    # The storm's and the scaling curve's tables, then the headline: what
-    # --headline writes (./fynsync bench appends it to docs/benchmarks.md).
-    tables = io.StringIO()
-    with contextlib.redirect_stdout(tables):
-        print_storm(storms, args)
-        print_scaling(results)
-    lines = tables.getvalue().splitlines()
-    if results:
-        lines += [""] + headline(report["summary"], report["machine"], args)
-    print("\n".join(lines))
+    print_storm(storms, args)
+    print_scaling(results)
+    lines = (headline(report["summary"], report["machine"], args) if results else []) + storm_scaling_headline(storms, results)
+    print("\n" + "\n".join(lines))
     if args.headline:
         with open(args.headline, "w") as f:
             f.write("\n".join(lines) + "\n")

@@ -29,10 +29,9 @@
 # duplicated or reordered anything.
 #
 #   --quick      5 s runs, one repeat, a 20,000-event replay, a storm of 500
-#                clients, no scaling curve (a smoke test that writes nothing
-#                under docs/; the other scenarios' sizes stay: 10,000
-#                connections take a few
-#                seconds to open)
+#                clients, no scaling curve (a smoke test); writes nothing
+#                under docs/ (the other scenarios' sizes stay: 10,000
+#                connections take a few seconds to open)
 #   --repeat N   runs per scenario (default 3; the figures are medians)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -50,9 +49,9 @@ append_to_benchmarks() {
 		printf 'Machine: %s, %s CPUs, %s GiB; load average before: %s.\n\n' \
 			"$(lscpu | sed -n 's/^Model name: *//p')" "$(nproc)" \
 			"$(awk '/MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)" "$load"
-		# each table after a blank line, each line of text a line of its own
-		awk '/^\|/ && prev !~ /^\|/ && prev != "" { print "" }
-			!/^\|/ && $0 != "" { $0 = $0 "  " } { print; prev = $0 }' "$table"
+		grep -v '^|' "$table" | sed 's/$/  /'
+		echo
+		grep '^|' "$table"
 	} >>"$doc"
 	say "appended the table to $doc"
 }
