@@ -35,6 +35,21 @@
  * --sub-port connects the subscriber to another hub node than the
  * publishers (default: --port), to measure cross-node fan-out (docs/scale.md).
  *
+ * --urls A,B,... (issue 12): each client connects to the first broker that
+ * answers and, when its connection drops, to the next one; there a
+ * publisher resubmits its unanswered events with their ids and a
+ * subscriber resumes (ctl/resume) from its last seq, dropping seqs it has
+ * and holding none past a gap (it resumes again instead), as the JS client
+ * does. The run's checks stay: every accepted event confirmed once, seq
+ * gap-free.
+ *
+ * --storm (issue 10's reconnect storm): no publishers; --subscribers N
+ * clients over --restaurants K connect at once and each resumes after
+ * --resume-after A as soon as it is subscribed; the run fails unless every
+ * one gets exactly seq A+1 .. A+--behind of its restaurant, in order, then
+ * its replay.done. Driven by epoll, since ppoll over 5,000 sockets cost
+ * more than the events themselves.
+ *
  * Output: a human summary on stdout, then one JSON line (the last line).
  * Exit status: 0 run complete and consistent, 1 run complete but the hub
  * lost, duplicated or reordered something (see "problems"), 2 usage or
@@ -53,6 +68,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +84,7 @@
 #define MAX_STREAMS 1024
 #define MAX_SUBSCRIBERS 16384
 #define MAX_TOKENS 256
+#define MAX_URLS 8
 #define CLIENT_ID_MAX 65
 #define TOPIC_MAX 256
 #define EVENT_MAX 1024
@@ -80,6 +98,11 @@ struct options {
 	const char *host;
 	int port;
 	int sub_port;              /* 0: the publishers' port */
+	const char *urls;          /* --urls: brokers in order of preference */
+	bool storm;
+	long long resume_after;    /* --storm: every subscriber resumes after this seq */
+	long long behind;          /* --storm: ... and must get exactly this many events */
+	const char *sub_role;
 	const char *restaurant;
 	int restaurants;
 	bool raw;
@@ -112,6 +135,19 @@ static void usage(FILE *out)
 	      "  --host H              broker host (127.0.0.1)\n"
 	      "  --port P              broker MQTT port (1883)\n"
 	      "  --sub-port P          the subscribers' broker port, another node's (--port)\n"
+	      "  --urls LIST           mqtt://host:port,... instead of --host/--port: every client connects to\n"
+	      "                        the first that answers and, when its connection drops, to the next one\n"
+	      "                        (round robin); publishers then resubmit their unanswered events (same\n"
+	      "                        id), subscribers resume from their last seq (--subscribers 1, or one per\n"
+	      "                        restaurant, at most 8 restaurants per subscriber)\n"
+	      "  --storm               reconnect storm: --publishers 0, --subscribers N over --restaurants K\n"
+	      "                        (subscriber j on restaurant j mod K) connect at once and each resumes\n"
+	      "                        after --resume-after A; each must get exactly --behind B events, seq\n"
+	      "                        A+1 .. A+B in order, then replay.done with head A+B (busy answers are\n"
+	      "                        retried after 100-600 ms); --duration is the time allowed\n"
+	      "  --resume-after A      see --storm (0)\n"
+	      "  --behind B            see --storm (100)\n"
+	      "  --sub-role R          role of minted subscriber tokens (restaurant_owner; --storm: staff)\n"
 	      "  --restaurant R        restaurant id (r1); with --restaurants K > 1 the prefix of K ids R-0 ..\n"
 	      "  --restaurants K       spread the publishers over K restaurants (1)\n"
 	      "  --raw                 plain mosquitto: publish to bench/R/..., answered = delivered to the subscriber\n"
@@ -146,6 +182,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{"host", required_argument, NULL, 'H'},
 		{"port", required_argument, NULL, 'p'},
 		{"sub-port", required_argument, NULL, 'P'},
+		{"urls", required_argument, NULL, 'U'},
+		{"storm", no_argument, NULL, 'Z'},
+		{"resume-after", required_argument, NULL, 'A'},
+		{"behind", required_argument, NULL, 'B'},
+		{"sub-role", required_argument, NULL, 'l'},
 		{"restaurant", required_argument, NULL, 'r'},
 		{"restaurants", required_argument, NULL, 'K'},
 		{"raw", no_argument, NULL, 'X'},
@@ -179,6 +220,11 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'H': o->host = optarg; break;
 		case 'p': o->port = (int)parse_int("--port", optarg, 1, 65535); break;
 		case 'P': o->sub_port = (int)parse_int("--sub-port", optarg, 1, 65535); break;
+		case 'U': o->urls = optarg; break;
+		case 'Z': o->storm = true; break;
+		case 'A': o->resume_after = parse_int("--resume-after", optarg, 0, LLONG_MAX / 4); break;
+		case 'B': o->behind = parse_int("--behind", optarg, 1, 100000000); break;
+		case 'l': o->sub_role = optarg; break;
 		case 'r': o->restaurant = optarg; break;
 		case 'K': o->restaurants = (int)parse_int("--restaurants", optarg, 1, MAX_STREAMS); break;
 		case 'X': o->raw = true; break;
@@ -222,6 +268,54 @@ static void parse_options(int argc, char **argv, struct options *o)
 		die("--warmup must be shorter than --duration");
 	if (o->id_prefix && !id_chars_ok(o->id_prefix, 48))
 		die("invalid --id-prefix '%s' (characters [A-Za-z0-9._-], at most 48)", o->id_prefix);
+	if (o->storm && (o->publishers != 0 || o->raw || o->hold || o->urls))
+		die("--storm needs --publishers 0, and neither --raw, --hold nor --urls");
+	if (o->urls && (o->raw || o->hold || o->sub_port))
+		die("--urls goes with neither --raw, --hold nor --sub-port");
+	if (!o->sub_role)
+		o->sub_role = o->storm ? "staff" : "restaurant_owner";
+}
+
+/* ---- brokers (--urls) ---------------------------------------------------- */
+
+struct url { char host[256]; int port; char text[320]; };
+static struct url urls[MAX_URLS];
+static int url_count;
+
+/* mqtt://host:port,... (or the single --host/--port). */
+static void parse_urls(const struct options *o)
+{
+	const char *p = o->urls;
+	if (!p) {
+		snprintf(urls[0].host, sizeof(urls[0].host), "%s", o->host);
+		urls[0].port = o->port;
+		snprintf(urls[0].text, sizeof(urls[0].text), "mqtt://%s:%d", o->host, o->port);
+		url_count = 1;
+		return;
+	}
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		char item[300];
+		const char *colon;
+		struct url *u;
+		if (url_count == MAX_URLS)
+			die("at most %d --urls", MAX_URLS);
+		if (n >= sizeof(item) || n <= 7 || strncmp(p, "mqtt://", 7) != 0)
+			die("--urls: '%.*s' is not mqtt://host:port", (int)n, p);
+		memcpy(item, p + 7, n - 7);
+		item[n - 7] = '\0';
+		colon = strrchr(item, ':');
+		if (!colon || colon == item || (size_t)(colon - item) >= sizeof(u->host))
+			die("--urls: '%.*s' is not mqtt://host:port", (int)n, p);
+		u = &urls[url_count++];
+		memcpy(u->host, item, (size_t)(colon - item));
+		u->host[colon - item] = '\0';
+		u->port = (int)parse_int("--urls port", colon + 1, 1, 65535);
+		snprintf(u->text, sizeof(u->text), "mqtt://%s", item);
+		p += n + (p[n] == ',');
+	}
+	if (url_count == 0)
+		die("--urls is empty");
 }
 
 /* ---- time, randomness ---------------------------------------------------- */
@@ -254,14 +348,10 @@ static void random_bytes(unsigned char *out, size_t n)
 	}
 }
 
-/* A random (version 4) UUID: 16 bytes and its canonical text. */
-static void new_uuid(unsigned char key[16], char text[37])
+static void uuid_text(const unsigned char key[16], char text[37])
 {
 	static const char hex[] = "0123456789abcdef";
 	char *t = text;
-	random_bytes(key, 16);
-	key[6] = (unsigned char)((key[6] & 0x0f) | 0x40);
-	key[8] = (unsigned char)((key[8] & 0x3f) | 0x80);
 	for (int i = 0; i < 16; i++) {
 		if (i == 4 || i == 6 || i == 8 || i == 10)
 			*t++ = '-';
@@ -269,6 +359,15 @@ static void new_uuid(unsigned char key[16], char text[37])
 		*t++ = hex[key[i] & 15];
 	}
 	*t = '\0';
+}
+
+/* A random (version 4) UUID: 16 bytes and its canonical text. */
+static void new_uuid(unsigned char key[16], char text[37])
+{
+	random_bytes(key, 16);
+	key[6] = (unsigned char)((key[6] & 0x0f) | 0x40);
+	key[8] = (unsigned char)((key[8] & 0x3f) | 0x80);
+	uuid_text(key, text);
 }
 
 static int hex_value(char c)
@@ -315,6 +414,7 @@ struct record {
 	int publisher;
 	unsigned char status;
 	unsigned char confirmations;
+	unsigned char resubmits;   /* --urls: sent again after a reconnect */
 };
 
 static struct record *records;
@@ -408,6 +508,24 @@ struct conn {
 	int outstanding;         /* publisher: sent, not answered */
 	long long sent;
 	long long accepted;
+	/* --urls: the broker it is on or tries, and when it tries the next. */
+	int url;
+	int reconnects;
+	int64_t reconnect_at;    /* 0: none due */
+	bool ever_connected;
+	/* Subscribers' ctl/resume (--storm, --urls). */
+	char client_prefix[TOPIC_MAX];   /* fynlo/v1/client/{cid}/ */
+	int64_t resume_at;       /* a (re)try due at this moment; 0: none */
+	int resumes_pending;     /* streams whose replay.done is due */
+	bool gap_since_resume;   /* --urls: an event came ahead of a gap meanwhile */
+	/* --storm: this subscriber's replay. */
+	long long next_seq;      /* the seq it must get next */
+	long long head;          /* replay.done's */
+	int64_t resume_sent_ns, done_ns;
+	int busy;                /* busy (or unavailable) answers, each retried */
+	bool caught_up;
+	int watched_fd;          /* --storm: the socket in epoll_fd, or -1 */
+	uint32_t watched_events;
 };
 
 struct counters {
@@ -425,6 +543,22 @@ struct counters {
 	long long seq_mismatch;          /* confirmed seq differs from the ack's */
 	long long out_of_order;          /* seq not greater than the previous one */
 	long long window_stalls;
+	/* --urls */
+	long long redelivered;           /* seqs a subscriber already had (dropped) */
+	long long ahead_of_gap;          /* events after a gap, dropped and resumed */
+	long long resubmitted;           /* events a publisher sent again after a reconnect */
+	long long late_acks;             /* answers to a resubmitted event already answered */
+	long long resume_requests;
+	long long resume_errors;         /* answers other than busy/unavailable */
+	/* --storm */
+	long long storm_events;          /* replayed events in order */
+	long long storm_wrong;           /* a seq other than the next one due */
+	long long storm_after_done;      /* events after the client's replay.done */
+	long long storm_live;            /* events without "replay": true */
+	long long storm_bad_head;        /* replay.done with a head other than A+B */
+	long long storm_short;           /* replay.done before all B events */
+	long long storm_done;            /* subscribers caught up */
+	long long storm_busy;            /* busy or unavailable answers (retried) */
 };
 
 static const char *const reject_codes[] = {"invalid", "forbidden", "conflict", "too_large", "unavailable", "other"};
@@ -432,7 +566,7 @@ static const char *const reject_codes[] = {"invalid", "forbidden", "conflict", "
 static struct options opt = {
 	.host = "127.0.0.1", .port = 1883, .restaurant = "r1", .restaurants = 1, .publishers = 8, .subscribers = 1, .rate = 0,
 	.window = 64, .duration_s = 10, .count = 0, .warmup_s = 0, .drain_timeout_s = 15,
-	.connect_timeout_s = 10, .pub_role = "staff", .mqtt_version = 5, .qos = 1,
+	.connect_timeout_s = 10, .pub_role = "staff", .mqtt_version = 5, .qos = 1, .behind = 100,
 };
 static struct conn *conns;      /* publishers first, then the subscribers */
 static struct pollfd *poll_fds; /* one per connection */
@@ -469,9 +603,35 @@ static void on_signal(int signum)
 	interrupted = 1;
 }
 
-/* ---- tokens ---------------------------------------------------------------- */
-
 /* ---- MQTT callbacks ----------------------------------------------------------- */
+
+static void subscribe_conn(struct conn *c);
+static void resubmit_pending(struct conn *c);
+static void check_rc(struct conn *c, int rc, const char *what);
+
+/* A uniformly random delay in [from_ms, to_ms), in ns. */
+static int64_t jitter_ns(int from_ms, int to_ms)
+{
+	unsigned char b[4];
+	uint32_t v;
+	random_bytes(b, sizeof(b));
+	memcpy(&v, b, sizeof(v));
+	return ((int64_t)from_ms + (int64_t)(v % (uint32_t)(to_ms - from_ms))) * NS_PER_MS;
+}
+
+/* --urls: the connection dropped or could not be made; the next broker of
+ * the list is tried after a short random delay, so that a node's clients
+ * do not all land on the next one in the same instant. */
+static void connection_failed(struct conn *c)
+{
+	if (c->reconnect_at || interrupted)
+		return;
+	c->connected = c->subscribed = false;
+	c->resumes_pending = 0;
+	c->url = (c->url + 1) % url_count;
+	c->reconnect_at = now_ns() + jitter_ns(1, 200);
+	c->reconnects++;
+}
 
 static void on_connect(struct mosquitto *mosq, void *userdata, int rc)
 {
@@ -480,7 +640,15 @@ static void on_connect(struct mosquitto *mosq, void *userdata, int rc)
 	c->connack_rc = rc;
 	if (rc == 0) {
 		c->connected = true;
-		connected_count++;
+		if (!c->ever_connected) {
+			c->ever_connected = true;
+			connected_count++;
+		}
+		/* The first subscriptions of a run are made once every client is
+		 * connected (connect_all); a storm's client and a reconnected one
+		 * subscribe at once. */
+		if (opt.storm || c->reconnects > 0)
+			subscribe_conn(c);
 	} else {
 		fprintf(stderr, "fynsync-bench: %s refused: %s (%d)\n", c->client_id,
 				mosquitto_connack_string(rc), rc);
@@ -492,12 +660,46 @@ static void on_disconnect(struct mosquitto *mosq, void *userdata, int rc)
 {
 	struct conn *c = userdata;
 	(void)mosq;
+	if (opt.urls && rc != 0) {
+		connection_failed(c);
+		return;
+	}
 	if (c->connected && rc != 0) {
 		fprintf(stderr, "fynsync-bench: %s lost its connection: %s\n", c->client_id,
 				mosquitto_strerror(rc));
 		setup_failed = true;
 	}
 	c->connected = false;
+}
+
+/* ctl/resume of the subscriber's streams after the last seq it holds
+ * (--storm: its one stream, after --resume-after at first). */
+static void send_resume(struct conn *c)
+{
+	char request[2048];
+	size_t used = (size_t)snprintf(request, sizeof(request), "{\"streams\":{");
+	int first = opt.subscribers > 1 || opt.storm ? c->stream : 0;
+	int last = opt.subscribers > 1 || opt.storm ? c->stream + 1 : stream_count;
+
+	for (int k = first; k < last; k++) {
+		long long after = opt.storm ? c->next_seq - 1 : streams[k].last_seq;
+		int n = snprintf(request + used, sizeof(request) - used, "%s\"%s\":%lld", k > first ? "," : "",
+				streams[k].id, after);
+		if (n < 0 || (size_t)n >= sizeof(request) - used)
+			die("a resume request does not fit");
+		used += (size_t)n;
+	}
+	if (used + 3 > sizeof(request))
+		die("a resume request does not fit");
+	memcpy(request + used, "}}", 3);
+	c->resume_at = 0;
+	c->resumes_pending = last - first;
+	c->gap_since_resume = false;
+	if (!c->resume_sent_ns)
+		c->resume_sent_ns = now_ns();
+	cnt.resume_requests++;
+	check_rc(c, mosquitto_publish(c->mosq, NULL, "fynlo/v1/ctl/resume", (int)(used + 2), request, 1, false),
+			"publish");
 }
 
 static void on_subscribe(struct mosquitto *mosq, void *userdata, int mid, int qos_count,
@@ -514,8 +716,19 @@ static void on_subscribe(struct mosquitto *mosq, void *userdata, int mid, int qo
 			return;
 		}
 	}
-	if (--c->subacks_wanted <= 0)
-		c->subscribed = true;
+	if (--c->subacks_wanted > 0)
+		return;
+	c->subscribed = true;
+	if (opt.storm) {
+		send_resume(c);
+	} else if (c->reconnects > 0) {
+		/* Back on a broker: what the previous one may have lost is
+		 * asked again (the hub is idempotent by event id). */
+		if (c->kind == CONN_PUBLISHER)
+			resubmit_pending(c);
+		else
+			send_resume(c);
+	}
 }
 
 static int reject_code_index(const char *code)
@@ -547,7 +760,12 @@ static void handle_ack(struct conn *c, const struct mosquitto_message *m, int64_
 		return;
 	}
 	if (r->ack_ns) {
-		cnt.duplicate_acks++;
+		/* A resubmitted event may be answered twice: by the broker that
+		 * had it before the connection dropped, and by the next one. */
+		if (r->resubmits)
+			cnt.late_acks++;
+		else
+			cnt.duplicate_acks++;
 		json_decref(ack);
 		return;
 	}
@@ -617,7 +835,19 @@ static void handle_raw(const struct mosquitto_message *m, int64_t now)
 	json_decref(event);
 }
 
-static void handle_confirmed(const struct mosquitto_message *m, int64_t now)
+/* --urls: the subscriber saw an event past a gap (lost with a broker, or
+ * live on the new one before its replay ended): it resumes from the last
+ * seq it holds once the resume under way, if any, is done. */
+static void note_gap(struct conn *c, int64_t now)
+{
+	cnt.ahead_of_gap++;
+	if (c->resumes_pending > 0)
+		c->gap_since_resume = true;
+	else if (!c->resume_at)
+		c->resume_at = now;
+}
+
+static void handle_confirmed(struct conn *c, const struct mosquitto_message *m, int64_t now)
 {
 	json_t *event = json_loadb(m->payload, (size_t)m->payloadlen, 0, NULL);
 	json_t *seq = json_object_get(event, "seq");
@@ -630,11 +860,25 @@ static void handle_confirmed(const struct mosquitto_message *m, int64_t now)
 		json_decref(event);
 		return;
 	}
-	if (json_is_true(json_object_get(event, "replay"))) {
+	/* Without --urls nothing is resumed, so a replayed copy is no one's. */
+	if (!opt.urls && json_is_true(json_object_get(event, "replay"))) {
 		json_decref(event);
 		return;
 	}
 	st = stream_named(json_string_value(json_object_get(event, "restaurant")));
+	if (st && opt.urls) {
+		/* As a client does: a seq it has is dropped, one past a gap waits
+		 * for the resume that fills the gap. */
+		long long s = json_integer_value(seq);
+		if (s <= st->last_seq || s > st->last_seq + 1) {
+			if (s <= st->last_seq)
+				cnt.redelivered++;
+			else
+				note_gap(c, now);
+			json_decref(event);
+			return;
+		}
+	}
 	if (st)
 		note_seq(st, json_integer_value(seq));
 	if (!st || !parse_uuid(json_string_value(json_object_get(event, "id")), key) || !(r = record_find(key))) {
@@ -695,6 +939,124 @@ static void handle_fanout(const struct mosquitto_message *m, int64_t now)
 	json_decref(event);
 }
 
+/* Where key's value starts at the top level of the JSON object text s, or
+ * NULL. --storm reads only seq and replay of 500,000 events: a scan instead
+ * of a parse keeps the load generator's share of the machine small. */
+static const char *top_level_value(const char *s, size_t len, const char *key)
+{
+	size_t klen = strlen(key);
+	int depth = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '"') {
+			size_t start = ++i;
+			while (i < len && s[i] != '"')
+				i += s[i] == '\\' ? 2 : 1;
+			if (i >= len)
+				return NULL;
+			if (depth == 1 && i - start == klen && memcmp(s + start, key, klen) == 0) {
+				size_t j = i + 1;
+				while (j < len && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'))
+					j++;
+				if (j < len && s[j] == ':') {
+					for (j++; j < len && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'); j++)
+						;
+					return j < len ? s + j : NULL;
+				}
+			}
+		} else if (s[i] == '{' || s[i] == '[') {
+			depth++;
+		} else if (s[i] == '}' || s[i] == ']') {
+			depth--;
+		}
+	}
+	return NULL;
+}
+
+/* A non-negative JSON integer at v (inside s[0..len)), or -1. */
+static long long json_int_at(const char *s, size_t len, const char *v)
+{
+	long long n = 0;
+	const char *end = s + len;
+	if (!v || v >= end || *v < '0' || *v > '9')
+		return -1;
+	for (; v < end && *v >= '0' && *v <= '9'; v++) {
+		if (n > LLONG_MAX / 10 - 10)
+			return -1;
+		n = n * 10 + (*v - '0');
+	}
+	return n;
+}
+
+/* --storm: one event of the subscriber's replay: it must be the next seq
+ * due, of its own restaurant, replayed, before its replay.done. */
+static void storm_event(struct conn *c, const struct mosquitto_message *m)
+{
+	const char *p = m->payload, *rid = streams[c->stream].id;
+	size_t len = (size_t)m->payloadlen, rlen = strlen(rid);
+	long long seq = json_int_at(p, len, top_level_value(p, len, "seq"));
+	const char *replay = top_level_value(p, len, "replay");
+
+	if (seq < 0) {
+		cnt.bad_confirms++;
+	} else if (!replay || len - (size_t)(replay - p) < 4 || memcmp(replay, "true", 4) != 0) {
+		cnt.storm_live++;
+	} else if (c->caught_up) {
+		cnt.storm_after_done++;
+	} else if (seq != c->next_seq || strncmp(m->topic + 12, rid, rlen) != 0 || m->topic[12 + rlen] != '/') {
+		cnt.storm_wrong++;
+	} else {
+		c->next_seq++;
+		cnt.storm_events++;
+	}
+}
+
+/* fynlo/v1/client/{cid}/...: replay.done and errors of the subscriber's resumes. */
+static void handle_client_message(struct conn *c, const struct mosquitto_message *m, int64_t now)
+{
+	const char *kind = m->topic + strlen(c->client_prefix);
+	json_t *doc;
+
+	if (strcmp(kind, "replay.done") != 0 && strcmp(kind, "error") != 0)
+		return;   /* the retained session info */
+	doc = json_loadb(m->payload, (size_t)m->payloadlen, 0, NULL);
+	if (strcmp(kind, "replay.done") == 0) {
+		json_t *head = json_object_get(doc, "head");
+		if (c->resumes_pending > 0)
+			c->resumes_pending--;
+		if (opt.storm && c->caught_up) {
+			cnt.storm_after_done++;
+		} else if (opt.storm) {
+			c->caught_up = true;
+			c->done_ns = now;
+			c->head = json_is_integer(head) ? json_integer_value(head) : -1;
+			cnt.storm_done++;
+			if (c->head != opt.resume_after + opt.behind)
+				cnt.storm_bad_head++;
+			if (c->next_seq != opt.resume_after + opt.behind + 1)
+				cnt.storm_short++;
+		} else if (c->resumes_pending == 0 && c->gap_since_resume) {
+			c->resume_at = now;
+		}
+	} else {
+		const char *code = json_string_value(json_object_get(doc, "code"));
+		if (code && (strcmp(code, "busy") == 0 || strcmp(code, "unavailable") == 0)) {
+			/* Retried after an exponential backoff with full jitter, as
+			 * the JS client reconnects: [0, min(20 s, 250 ms * 2^n)). */
+			int64_t cap_ms = 250LL << (c->busy < 7 ? c->busy : 7);
+			cnt.storm_busy++;
+			c->busy++;
+			c->resumes_pending = 0;
+			c->resume_at = now + jitter_ns(1, (int)(cap_ms < 20000 ? cap_ms : 20000));
+		} else {
+			cnt.resume_errors++;
+			if (cnt.resume_errors == 1)
+				fprintf(stderr, "fynsync-bench: %s: resume answered %.*s\n", c->client_id,
+						m->payloadlen, (const char *)m->payload);
+		}
+	}
+	json_decref(doc);
+}
+
 static void on_message(struct mosquitto *mosq, void *userdata, const struct mosquitto_message *m)
 {
 	struct conn *c = userdata;
@@ -703,12 +1065,16 @@ static void on_message(struct mosquitto *mosq, void *userdata, const struct mosq
 	if (c->kind == CONN_PUBLISHER) {
 		if (strcmp(m->topic, c->ack_topic) == 0)
 			handle_ack(c, m, now);
+	} else if ((opt.storm || opt.urls) && strncmp(m->topic, c->client_prefix, strlen(c->client_prefix)) == 0) {
+		handle_client_message(c, m, now);
+	} else if (opt.storm) {
+		storm_event(c, m);
 	} else if (opt.hold || c->number - opt.publishers >= (opt.subscribers > 1 ? stream_count : 1)) {
 		handle_fanout(m, now);
 	} else if (opt.raw) {
 		handle_raw(m, now);
 	} else {
-		handle_confirmed(m, now);
+		handle_confirmed(c, m, now);
 	}
 }
 
@@ -716,6 +1082,11 @@ static void on_message(struct mosquitto *mosq, void *userdata, const struct mosq
 
 static void check_rc(struct conn *c, int rc, const char *what)
 {
+	/* --urls: a broker that went away is the case being measured. */
+	if (opt.urls && rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
+		connection_failed(c);
+		return;
+	}
 	if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
 		fprintf(stderr, "fynsync-bench: %s: %s failed: %s\n", c->client_id, what,
 				rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
@@ -723,8 +1094,76 @@ static void check_rc(struct conn *c, int rc, const char *what)
 	}
 }
 
+/* --storm: epoll instead of ppoll, so that a pass over 5,000 sockets costs
+ * what the ready ones need, not a scan of all (ppoll made the load
+ * generator spend 85 µs of CPU per replayed event). Level-triggered: a
+ * socket is watched for writing only while libmosquitto has bytes queued. */
+static int epoll_fd = -1;
+
+static void watch(struct conn *c)
+{
+	int fd = mosquitto_socket(c->mosq);
+	uint32_t want = EPOLLIN | (mosquitto_want_write(c->mosq) ? EPOLLOUT : 0);
+	struct epoll_event ev = { .events = want, .data.ptr = c };
+	if (fd < 0 || (fd == c->watched_fd && want == c->watched_events))
+		return;
+	if (epoll_ctl(epoll_fd, fd == c->watched_fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0)
+		die("epoll_ctl: %s", strerror(errno));
+	c->watched_fd = fd;
+	c->watched_events = want;
+}
+
+static void run_io_epoll(int64_t deadline)
+{
+	static struct epoll_event ready[1024];
+	static int64_t next_misc;
+	int64_t wait = deadline - now_ns();
+	int n;
+
+	if (wait < 0)
+		wait = 0;
+	n = epoll_wait(epoll_fd, ready, (int)(sizeof(ready) / sizeof(*ready)), (int)((wait + NS_PER_MS - 1) / NS_PER_MS));
+	if (n < 0 && errno != EINTR)
+		die("epoll_wait: %s", strerror(errno));
+	for (int i = 0; i < n; i++) {
+		struct conn *c = ready[i].data.ptr;
+		if (ready[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+			/* libmosquitto reads one packet per call: take what the socket
+			 * holds, up to a bound so that every client gets its turn. */
+			int pending = 1, rc = MOSQ_ERR_SUCCESS;
+			for (int reads = 0; reads < 64 && pending > 0 && rc == MOSQ_ERR_SUCCESS; reads++) {
+				rc = mosquitto_loop_read(c->mosq, 1);
+				if (mosquitto_socket(c->mosq) < 0 || ioctl(mosquitto_socket(c->mosq), FIONREAD, &pending) != 0)
+					pending = 0;
+			}
+			check_rc(c, rc, "read");
+		}
+		if (mosquitto_want_write(c->mosq))
+			check_rc(c, mosquitto_loop_write(c->mosq, 1), "write");
+		watch(c);
+	}
+	/* Retries due (every pass: a compare per client), keepalives (every 100 ms). */
+	int64_t now = now_ns();
+	bool misc = now >= next_misc;
+	for (int i = 0; i < conn_count && conns[i].mosq; i++) {
+		struct conn *c = &conns[i];
+		bool due = c->resume_at && now >= c->resume_at && c->subscribed;
+		if (due)
+			send_resume(c);
+		if (misc)
+			check_rc(c, mosquitto_loop_misc(c->mosq), "keepalive");
+		if (due || misc) {
+			if (mosquitto_want_write(c->mosq))
+				check_rc(c, mosquitto_loop_write(c->mosq, 1), "write");
+			watch(c);
+		}
+	}
+	if (misc)
+		next_misc = now + MISC_INTERVAL_NS;
+}
+
 /* One poll over every socket, waiting at most until deadline (monotonic ns). */
-static void run_io(int64_t deadline)
+static void run_io_poll(int64_t deadline)
 {
 	struct pollfd *fds = poll_fds;
 	static int64_t next_misc;
@@ -753,6 +1192,18 @@ static void run_io(int64_t deadline)
 		if (fds[i].revents & POLLOUT)
 			check_rc(&conns[i], mosquitto_loop_write(conns[i].mosq, 1), "write");
 	}
+	if (opt.urls) {
+		int64_t now = now_ns();
+		for (int i = 0; i < conn_count; i++) {
+			struct conn *c = &conns[i];
+			if (c->reconnect_at && now >= c->reconnect_at) {
+				c->reconnect_at = 0;
+				check_rc(c, mosquitto_connect_async(c->mosq, urls[c->url].host, urls[c->url].port, 30), "connect");
+			}
+			if (c->resume_at && now >= c->resume_at && c->subscribed)
+				send_resume(c);
+		}
+	}
 	if (now_ns() >= next_misc) {
 		for (int i = 0; i < conn_count && conns[i].mosq; i++)
 			check_rc(&conns[i], mosquitto_loop_misc(conns[i].mosq), "keepalive");
@@ -760,39 +1211,118 @@ static void run_io(int64_t deadline)
 	}
 }
 
-
-static void send_event(struct conn *c)
+static void run_io(int64_t deadline)
 {
-	struct record *r = record_new();
-	char id[37], created_at[FYN_TIMESTAMP_MAX], payload[EVENT_MAX];
-	int len, rc;
+	if (epoll_fd >= 0)
+		run_io_epoll(deadline);
+	else
+		run_io_poll(deadline);
+}
 
-	new_uuid(r->key, id);
+
+/* Publishes the event of record r (its id, a fresh created_at) for c. */
+static void publish_event(struct conn *c, const struct record *r)
+{
+	char id[37], created_at[FYN_TIMESTAMP_MAX], payload[EVENT_MAX];
+	int len;
+
+	uuid_text(r->key, id);
 	fyn_timestamp_now(created_at);
 	len = snprintf(payload, sizeof(payload),
 			"{\"id\":\"%s\",\"aggregate_id\":\"order-%s\",\"event_type\":\"order.created\","
 			"\"payload\":{\"status\":\"open\",\"total\":1250,\"items\":[{\"item_id\":\"burger\","
 			"\"qty\":1,\"price\":1250,\"cost\":410}]},\"metadata\":{\"device\":\"%s\"},"
 			"\"created_at\":\"%s\"}", id, id, c->client_id, created_at);
+	check_rc(c, mosquitto_publish(c->mosq, NULL, streams[c->stream].submit_topic, len, payload, opt.qos, false),
+			"publish");
+}
+
+static void send_event(struct conn *c)
+{
+	struct record *r = record_new();
+	char id[37];
+
+	new_uuid(r->key, id);
 	r->publisher = c->number;
 	r->status = ST_PENDING;
 	record_commit();
 	r->sent_ns = now_ns();
-	rc = mosquitto_publish(c->mosq, NULL, streams[c->stream].submit_topic, len, payload, opt.qos, false);
-	check_rc(c, rc, "publish");
+	publish_event(c, r);
 	c->outstanding++;
 	c->sent++;
 	cnt.sent++;
 }
 
-static void connect_all(int64_t deadline)
+/* --urls, on the next broker: every event of c not answered yet goes again
+ * with its id (the hub answers a known id with its original outcome). */
+static void resubmit_pending(struct conn *c)
+{
+	for (size_t i = 0; i < record_count; i++) {
+		struct record *r = &records[i];
+		if (r->publisher == c->number && !r->ack_ns) {
+			r->resubmits++;
+			cnt.resubmitted++;
+			publish_event(c, r);
+		}
+	}
+}
+
+/* The view a subscriber's role receives (as the shipped ACL file has it). */
+static const char *sub_view(void)
+{
+	static const char *const redacted[] = {"staff", "manager", "kitchen"};
+	for (size_t i = 0; i < sizeof(redacted) / sizeof(*redacted); i++) {
+		if (strcmp(opt.sub_role, redacted[i]) == 0)
+			return "redacted";
+	}
+	return "full";
+}
+
+/* c's subscriptions; on_subscribe counts their SUBACKs down. */
+static void subscribe_conn(struct conn *c)
 {
 	char ev_topic[TOPIC_MAX];
-	int64_t connect_started = now_ns();
+	bool one_stream = opt.subscribers > 1 || opt.storm;
+	/* Subscribers that resume read their replay.done and errors. */
+	bool resumes = c->kind == CONN_SUBSCRIBER && (opt.storm || opt.urls);
 
+	c->subacks_wanted = (c->kind == CONN_SUBSCRIBER && !opt.raw && !one_stream ? stream_count : 1) + (resumes ? 1 : 0);
+	if (resumes) {
+		char client_topic[TOPIC_MAX + 2];
+		snprintf(client_topic, sizeof(client_topic), "%s#", c->client_prefix);
+		check_rc(c, mosquitto_subscribe(c->mosq, NULL, client_topic, opt.qos), "subscribe");
+	}
+	if (c->kind == CONN_PUBLISHER && opt.raw) {
+		c->subscribed = true;
+	} else if (c->kind == CONN_PUBLISHER) {
+		check_rc(c, mosquitto_subscribe(c->mosq, NULL, c->ack_topic, opt.qos), "subscribe");
+	} else if (opt.raw) {
+		if (one_stream)
+			snprintf(ev_topic, sizeof(ev_topic), "bench/%.64s/#", streams[c->stream].id);
+		else
+			snprintf(ev_topic, sizeof(ev_topic), "bench/#");
+		check_rc(c, mosquitto_subscribe(c->mosq, NULL, ev_topic, opt.qos), "subscribe");
+	} else if (one_stream) {
+		snprintf(ev_topic, sizeof(ev_topic), "fynlo/v1/ev/%.64s/%s/#", streams[c->stream].id, sub_view());
+		check_rc(c, mosquitto_subscribe(c->mosq, NULL, ev_topic, opt.qos), "subscribe");
+	} else {
+		/* One SUBSCRIBE per stream; granted once all are (on_subscribe per SUBACK). */
+		for (int k = 0; k < stream_count; k++) {
+			snprintf(ev_topic, sizeof(ev_topic), "fynlo/v1/ev/%.64s/%s/#", streams[k].id, sub_view());
+			check_rc(c, mosquitto_subscribe(c->mosq, NULL, ev_topic, opt.qos), "subscribe");
+		}
+	}
+}
+
+static int64_t connect_started;
+
+static void connect_all(int64_t deadline)
+{
+	connect_started = now_ns();
 	for (int i = 0; i < conn_count; i++) {
 		struct conn *c = &conns[i];
-		int rc, port;
+		const struct url *u;
+		int rc;
 		c->mosq = mosquitto_new(c->client_id, true, c);
 		if (!c->mosq)
 			die("mosquitto_new: %s", strerror(errno));
@@ -815,11 +1345,15 @@ static void connect_all(int64_t deadline)
 				die("not every connection was accepted within the connect timeout");
 			run_io(now_ns() + IDLE_POLL_NS);
 		}
-		port = c->kind == CONN_SUBSCRIBER && opt.sub_port ? opt.sub_port : opt.port;
-		rc = mosquitto_connect_async(c->mosq, opt.host, port, 30);
-		if (rc != MOSQ_ERR_SUCCESS)
-			die("cannot connect to %s:%d: %s", opt.host, port,
-					rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+		u = &urls[c->url];
+		rc = mosquitto_connect_async(c->mosq, u->host,
+				c->kind == CONN_SUBSCRIBER && opt.sub_port ? opt.sub_port : u->port, 30);
+		if (rc == MOSQ_ERR_SUCCESS && epoll_fd >= 0)
+			watch(c);
+		if (rc != MOSQ_ERR_SUCCESS && opt.urls)
+			connection_failed(c);   /* the next URL, from the poll loop */
+		else if (rc != MOSQ_ERR_SUCCESS)
+			die("cannot connect to %s: %s", u->text, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 	}
 	for (;;) {
 		bool all = connected_count == conn_count;
@@ -832,31 +1366,10 @@ static void connect_all(int64_t deadline)
 	if (setup_failed || interrupted)
 		die("setup failed (see above)");
 	connect_s = (double)(now_ns() - connect_started) / 1e9;
-	for (int i = 0; i < conn_count; i++) {
-		struct conn *c = &conns[i];
-		bool one_stream = opt.subscribers > 1;
-		c->subacks_wanted = c->kind == CONN_SUBSCRIBER && !opt.raw && !one_stream ? stream_count : 1;
-		if (c->kind == CONN_PUBLISHER && opt.raw) {
-			c->subscribed = true;
-		} else if (c->kind == CONN_PUBLISHER) {
-			check_rc(c, mosquitto_subscribe(c->mosq, NULL, c->ack_topic, opt.qos), "subscribe");
-		} else if (opt.raw) {
-			if (one_stream)
-				snprintf(ev_topic, sizeof(ev_topic), "bench/%.64s/#", streams[c->stream].id);
-			else
-				snprintf(ev_topic, sizeof(ev_topic), "bench/#");
-			check_rc(c, mosquitto_subscribe(c->mosq, NULL, ev_topic, opt.qos), "subscribe");
-		} else if (one_stream) {
-			snprintf(ev_topic, sizeof(ev_topic), "fynlo/v1/ev/%.64s/full/#", streams[c->stream].id);
-			check_rc(c, mosquitto_subscribe(c->mosq, NULL, ev_topic, opt.qos), "subscribe");
-		} else {
-			/* One SUBSCRIBE per stream; granted once all are (on_subscribe per SUBACK). */
-			for (int k = 0; k < stream_count; k++) {
-				snprintf(ev_topic, sizeof(ev_topic), "fynlo/v1/ev/%.64s/full/#", streams[k].id);
-				check_rc(c, mosquitto_subscribe(c->mosq, NULL, ev_topic, opt.qos), "subscribe");
-			}
-		}
-	}
+	if (opt.storm)
+		return;   /* each subscribed and resumed as it connected */
+	for (int i = 0; i < conn_count; i++)
+		subscribe_conn(&conns[i]);
 	for (;;) {
 		bool all = true;
 		for (int i = 0; i < conn_count; i++)
@@ -894,16 +1407,24 @@ static void setup_connections(void)
 			snprintf(st->id, sizeof(st->id), "%s-%d", opt.restaurant, k);
 		snprintf(st->submit_topic, sizeof(st->submit_topic), opt.raw ? "bench/%.64s/order/created"
 				: "fynlo/v1/in/%.64s/order/created", st->id);
-		st->last_seq = -1;
+		/* --urls: a fresh stream (seq from 1), so a gap at its start shows. */
+		st->last_seq = opt.urls ? 0 : -1;
 		int written = snprintf(all_ids + used, sizeof(all_ids) - used, "%s%s", k > 0 ? "," : "", st->id);
 		if (written < 0 || (size_t)written >= sizeof(all_ids) - used)
 			die("the subscriber's list of restaurants does not fit");
 		used += (size_t)written;
 	}
-	if ((opt.publishers == 0) != opt.hold)
-		die("--hold needs --publishers 0, and only --hold allows it");
+	if ((opt.publishers == 0) != (opt.hold || opt.storm))
+		die("--hold and --storm need --publishers 0, and only they allow it");
 	if (opt.subscribers > 1 && opt.subscribers < stream_count)
 		die("--subscribers N > 1 needs at least one subscriber per restaurant (%d)", stream_count);
+	/* Every subscriber checks seq, so every one resumes what it missed
+	 * (at most max_client_requests streams, 8 by default, per request). */
+	if (opt.urls && !(opt.subscribers == 1 ? stream_count <= 8 : opt.subscribers == stream_count))
+		die("--urls needs --subscribers 1 over at most 8 restaurants, or one subscriber per restaurant");
+	parse_urls(&opt);
+	if (opt.storm && (epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		die("epoll_create1: %s", strerror(errno));
 	conn_count = opt.publishers + opt.subscribers;
 	conns = calloc((size_t)conn_count, sizeof(*conns));
 	poll_fds = calloc((size_t)conn_count, sizeof(*poll_fds));
@@ -923,12 +1444,15 @@ static void setup_connections(void)
 		else
 			snprintf(c->client_id, sizeof(c->client_id), "%s-sub%d", prefix, i - opt.publishers);
 		snprintf(c->ack_topic, sizeof(c->ack_topic), "fynlo/v1/client/%s/ack", c->client_id);
+		snprintf(c->client_prefix, sizeof(c->client_prefix), "fynlo/v1/client/%s/", c->client_id);
+		c->next_seq = opt.resume_after + 1;
+		c->watched_fd = -1;
 		if (opt.raw) {
 			c->token = NULL;
 		} else if (key) {
 			snprintf(c->sub, sizeof(c->sub), "%s", c->client_id);
 			c->token = mint_token(key, key_len, c->sub,
-					c->kind == CONN_PUBLISHER ? opt.pub_role : "restaurant_owner",
+					c->kind == CONN_PUBLISHER ? opt.pub_role : opt.sub_role,
 					c->kind == CONN_PUBLISHER || opt.subscribers > 1 ? streams[c->stream].id : all_ids, ttl);
 		} else {
 			c->token = strdup(c->kind == CONN_PUBLISHER ? opt.tokens[i % opt.token_count] : opt.sub_token);
@@ -961,7 +1485,7 @@ static int64_t send_due(int64_t send_end, int64_t *next_k, int64_t *max_lag)
 		while (progress && !count_reached()) {
 			progress = false;
 			for (int i = 0; i < opt.publishers && !count_reached(); i++) {
-				if (conns[i].outstanding < opt.window) {
+				if (conns[i].outstanding < opt.window && conns[i].subscribed) {
 					send_event(&conns[i]);
 					progress = true;
 				}
@@ -974,7 +1498,7 @@ static int64_t send_due(int64_t send_end, int64_t *next_k, int64_t *max_lag)
 		struct conn *c = &conns[*next_k % opt.publishers];
 		if (due > now || due >= send_end || count_reached())
 			return due < send_end ? due : now + IDLE_POLL_NS;
-		if (c->outstanding >= opt.window) {
+		if (c->outstanding >= opt.window || !c->subscribed) {   /* --urls: not on a broker now */
 			cnt.window_stalls++;
 			return now + NS_PER_MS / 10;   /* wait for an answer */
 		}
@@ -1187,6 +1711,112 @@ static json_t *fanout_json(int64_t measure_from, long long due, json_t *problems
 			"expected", (json_int_t)due, "submit_to_delivered", dist_json(&d));
 }
 
+/* --urls: where the clients ended, and what moving cost. */
+static json_t *failover_json(void)
+{
+	json_t *on = json_object();
+	long long reconnects = 0;
+	for (int u = 0; on && u < url_count; u++) {
+		int n = 0;
+		for (int i = 0; i < conn_count; i++)
+			n += conns[i].connected && conns[i].url == u;
+		json_object_set_new(on, urls[u].text, json_integer(n));
+	}
+	for (int i = 0; i < conn_count; i++)
+		reconnects += conns[i].reconnects;
+	return json_pack("{s:o,s:I,s:I,s:I,s:I,s:I,s:I}", "connected_at_end", on, "reconnects", (json_int_t)reconnects,
+			"resubmitted", (json_int_t)cnt.resubmitted, "late_acks", (json_int_t)cnt.late_acks,
+			"redelivered", (json_int_t)cnt.redelivered, "ahead_of_gap", (json_int_t)cnt.ahead_of_gap,
+			"resume_requests", (json_int_t)cnt.resume_requests);
+}
+
+/* --storm: every subscriber caught up, with exactly its events in order? */
+static int storm_report(int64_t all_done)
+{
+	int64_t *catch_up = malloc(((size_t)conn_count + 1) * sizeof(int64_t));
+	int64_t *resume = malloc(((size_t)conn_count + 1) * sizeof(int64_t));
+	size_t n = 0;
+	long long behind_clients = 0, retried = 0;
+	json_t *out, *problems = json_array();
+	struct dist cu, rs;
+	double total_s = (double)(all_done - connect_started) / 1e9;
+	char *line;
+	int rc;
+
+	if (!catch_up || !resume || !problems)
+		die("out of memory");
+	for (int i = 0; i < conn_count; i++) {
+		const struct conn *c = &conns[i];
+		if (!c->caught_up) {
+			behind_clients++;
+			continue;
+		}
+		retried += c->busy > 0;
+		catch_up[n] = c->done_ns - connect_started;
+		resume[n++] = c->done_ns - c->resume_sent_ns;
+	}
+	{
+		size_t m = n;   /* distribution() sorts in place */
+		cu = distribution(catch_up, m);
+		rs = distribution(resume, m);
+	}
+	if (behind_clients)
+		json_array_append_new(problems, json_sprintf("%lld of %d clients not caught up within %.0f s",
+				behind_clients, conn_count, opt.duration_s));
+	if (cnt.storm_wrong)
+		json_array_append_new(problems, json_sprintf("%lld replayed events out of order, duplicated or of another restaurant", cnt.storm_wrong));
+	if (cnt.storm_short)
+		json_array_append_new(problems, json_sprintf("%lld clients got replay.done before all %lld events", cnt.storm_short, opt.behind));
+	if (cnt.storm_bad_head)
+		json_array_append_new(problems, json_sprintf("%lld replay.done with a head other than %lld", cnt.storm_bad_head,
+				opt.resume_after + opt.behind));
+	if (cnt.storm_after_done)
+		json_array_append_new(problems, json_sprintf("%lld events or replay.done after a client's replay.done", cnt.storm_after_done));
+	if (cnt.bad_confirms)
+		json_array_append_new(problems, json_sprintf("%lld unreadable events", cnt.bad_confirms));
+	if (cnt.resume_errors)
+		json_array_append_new(problems, json_sprintf("%lld resumes answered with an error", cnt.resume_errors));
+	if (cnt.storm_events != (long long)conn_count * opt.behind)
+		json_array_append_new(problems, json_sprintf("%lld replayed events in order, expected %lld", cnt.storm_events,
+				(long long)conn_count * opt.behind));
+	out = json_pack("{s:s,s:s,s:i,s:i,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:o,s:o,s:o}",
+			"tool", "fynsync-bench", "mode", "storm", "subscribers", conn_count, "restaurants", stream_count,
+			"resume_after", (json_int_t)opt.resume_after, "behind", (json_int_t)opt.behind,
+			"expected_events", (json_int_t)((long long)conn_count * opt.behind),
+			"events", (json_int_t)cnt.storm_events, "connect_s", connect_s, "all_caught_up_s", total_s,
+			"events_per_s", total_s > 0 ? (double)cnt.storm_events / total_s : 0.0,
+			"busy_answers", (json_int_t)cnt.storm_busy, "clients_retried", (json_int_t)retried,
+			"resume_requests", (json_int_t)cnt.resume_requests, "live_events", (json_int_t)cnt.storm_live,
+			"start_to_caught_up", dist_json(&cu), "resume_to_done", dist_json(&rs), "problems", problems);
+	if (!out)
+		die("cannot build the JSON report");
+	rc = json_array_size(problems) ? 1 : 0;
+	if (!opt.quiet) {
+		printf("fynsync-bench: storm of %d clients over %d restaurants, each resuming after %lld, %lld behind\n",
+				conn_count, stream_count, opt.resume_after, opt.behind);
+		printf("  all connected      %.3f s after the first connect\n", connect_s);
+		printf("  all caught up      %.3f s (%lld events, %.0f ev/s)\n", total_s, cnt.storm_events,
+				total_s > 0 ? (double)cnt.storm_events / total_s : 0.0);
+		printf("  busy answers       %lld (%lld clients retried), %lld resume requests\n", cnt.storm_busy, retried,
+				cnt.resume_requests);
+		printf("  latency (ms)         n        p50      p90      p99      max\n");
+		printf("  start->caught up   %8zu %8.1f %8.1f %8.1f %8.1f\n", cu.n, cu.p50, cu.p90, cu.p99, cu.max);
+		printf("  resume->done       %8zu %8.1f %8.1f %8.1f %8.1f\n", rs.n, rs.p50, rs.p90, rs.p99, rs.max);
+		for (size_t i = 0; i < json_array_size(problems); i++)
+			printf("  PROBLEM: %s\n", json_string_value(json_array_get(problems, i)));
+	}
+	line = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(10));
+	if (!line)
+		die("cannot encode the JSON report");
+	printf("%s\n", line);
+	fflush(stdout);
+	free(line);
+	json_decref(out);
+	free(catch_up);
+	free(resume);
+	return rc;
+}
+
 static int report(int64_t send_end_actual, int64_t end, int64_t max_lag)
 {
 	int64_t measure_from = t0 + (int64_t)(opt.warmup_s * NS_PER_S);
@@ -1244,6 +1874,7 @@ static int report(int64_t send_end_actual, int64_t end, int64_t max_lag)
 	if (cnt.duplicate_acks) json_array_append_new(problems, json_sprintf("%lld duplicate acks", cnt.duplicate_acks));
 	if (cnt.duplicate_confirms) json_array_append_new(problems, json_sprintf("%lld duplicate confirmed events", cnt.duplicate_confirms));
 	if (cnt.bad_acks || cnt.bad_confirms) json_array_append_new(problems, json_sprintf("%lld unreadable acks, %lld unreadable confirmed events", cnt.bad_acks, cnt.bad_confirms));
+	if (cnt.resume_errors) json_array_append_new(problems, json_sprintf("%lld resumes answered with an error", cnt.resume_errors));
 	for (int i = 0; i < 6; i++)
 		json_object_set_new(codes, reject_codes[i], json_integer(cnt.rejected_by_code[i]));
 	json_t *fanout = opt.subscribers > 1 || opt.hold ? fanout_json(measure_from, expected_deliveries(), problems) : NULL;
@@ -1280,7 +1911,8 @@ static int report(int64_t send_end_actual, int64_t end, int64_t max_lag)
 			|| json_object_set_new(out, "connections", json_integer(conn_count)) != 0
 			|| json_object_set_new(out, "connect_s", json_real(connect_s)) != 0
 			|| json_object_set_new(out, "connect_and_subscribe_s", json_real(subscribe_s)) != 0
-			|| (fanout && json_object_set_new(out, "fanout", fanout) != 0))
+			|| (fanout && json_object_set_new(out, "fanout", fanout) != 0)
+			|| (opt.urls && json_object_set_new(out, "failover", failover_json()) != 0))
 		die("cannot build the JSON report");
 	rc = json_array_size(problems) ? 1 : 0;
 	if (!opt.quiet) {
@@ -1322,6 +1954,42 @@ static int report(int64_t send_end_actual, int64_t end, int64_t max_lag)
 	return rc;
 }
 
+/* --storm: the subscribers connected, subscribed and resumed as fast as
+ * they could (connect_all); wait until every one has its replay.done. */
+static int storm(void)
+{
+	int64_t deadline = connect_started + (int64_t)(opt.duration_s * NS_PER_S), all_done;
+
+	while (!setup_failed && !interrupted && cnt.storm_done < conn_count && now_ns() < deadline)
+		run_io(now_ns() + IDLE_POLL_NS);
+	all_done = now_ns();
+	/* Anything after a client's replay.done would be a hub bug; look briefly. */
+	for (int64_t settle = now_ns() + 300 * NS_PER_MS; !setup_failed && !interrupted && now_ns() < settle;)
+		run_io(settle);
+	if (setup_failed)
+		fprintf(stderr, "fynsync-bench: a connection failed during the storm; results are partial\n");
+	return storm_report(all_done);
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < conn_count; i++) {
+		mosquitto_disconnect(conns[i].mosq);
+		mosquitto_loop_write(conns[i].mosq, 1);
+		mosquitto_destroy(conns[i].mosq);
+		free(conns[i].token);
+	}
+	mosquitto_lib_cleanup();
+	free(conns);
+	free(records);
+	free(index_slots);
+	for (int k = 0; k < stream_count; k++)
+		free(streams[k].seqs);
+	close(urandom_fd);
+	if (epoll_fd >= 0)
+		close(epoll_fd);
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa;
@@ -1345,6 +2013,11 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 
+	if (opt.storm) {
+		rc = storm();
+		teardown();
+		return setup_failed ? 2 : rc;
+	}
 	t0 = now_ns();
 	send_end = t0 + (int64_t)(opt.duration_s * NS_PER_S);
 	/* Sending phase. */
@@ -1363,8 +2036,19 @@ int main(int argc, char **argv)
 		send_end_actual = send_end;
 	/* Drain: wait for the answers and confirmations still due. */
 	drain_end = now_ns() + (int64_t)(opt.drain_timeout_s * NS_PER_S);
-	while (!setup_failed && !interrupted && !all_answered() && now_ns() < drain_end)
+	for (int64_t next_resume = now_ns() + NS_PER_S;
+			!setup_failed && !interrupted && !all_answered() && now_ns() < drain_end;) {
 		run_io(now_ns() + IDLE_POLL_NS);
+		/* --urls: events lost with a broker after the last one a subscriber
+		 * got leave no gap it could see; it asks again once a second. */
+		if (opt.urls && now_ns() >= next_resume) {
+			for (int i = opt.publishers; i < conn_count; i++) {
+				if (conns[i].subscribed && !conns[i].resumes_pending && !conns[i].resume_at)
+					conns[i].resume_at = now_ns();
+			}
+			next_resume = now_ns() + NS_PER_S;
+		}
+	}
 	for (long long due = expected_deliveries();
 			!setup_failed && !interrupted && (long long)delivery_count < due && now_ns() < drain_end;)
 		run_io(now_ns() + IDLE_POLL_NS);
@@ -1372,18 +2056,6 @@ int main(int argc, char **argv)
 	if (setup_failed)
 		fprintf(stderr, "fynsync-bench: a connection failed during the run; results are partial\n");
 	rc = report(send_end_actual, end, max_lag);
-	for (int i = 0; i < conn_count; i++) {
-		mosquitto_disconnect(conns[i].mosq);
-		mosquitto_loop_write(conns[i].mosq, 1);
-		mosquitto_destroy(conns[i].mosq);
-		free(conns[i].token);
-	}
-	mosquitto_lib_cleanup();
-	free(conns);
-	free(records);
-	free(index_slots);
-	for (int k = 0; k < stream_count; k++)
-		free(streams[k].seqs);
-	close(urandom_fd);
+	teardown();
 	return setup_failed ? 2 : rc;
 }

@@ -1,17 +1,24 @@
 /*
  * pipeline.h: the writer threads and the queues around them.
  *
- * There are `writers` writer threads, each with its own bounded job queue
- * and its own store connection. The broker thread submits a validated job
- * to the writer its restaurant hashes to, so one restaurant's events are
- * always appended by one writer, in submission order, while different
- * restaurants commit in parallel. It never waits: when that queue is full
- * the answer is `unavailable` at once. A writer takes everything queued (up
- * to max_batch) as one batch, so commits group naturally under load, appends
- * it in one store call, pushes the acks to the outbox for the broker thread
- * and the stored events to the fan-out gate (fanout.h), which publishes them
- * in seq order. Jobs that cannot be committed before their deadline are answered
- * `unavailable`: never dropped, never acknowledged before the commit.
+ * There are `writers` writer threads, each with its own store connection,
+ * and one bounded job queue they share, with a lane per restaurant
+ * (workqueue.h). The broker thread submits a validated job to its
+ * restaurant's lane; it never waits: when the queue is full the answer is
+ * `unavailable` at once. A writer takes every queued job of the
+ * restaurants no other writer holds (up to max_batch) as one batch, so one
+ * restaurant's events are appended in submission order by one writer at a
+ * time, while different restaurants commit in parallel. Commits group:
+ * while one writer is committing, another starts only once max_batch / 4
+ * jobs wait, so a trickle over many restaurants is one commit at a time
+ * with everything that arrived meanwhile (each store call has a fixed cost
+ * far above an event's), and the writers overlap their commits only when a
+ * backlog builds. A writer appends its batch in one store call, pushes the
+ * acks to the outbox for the broker thread and the stored events to the
+ * fan-out gate (fanout.h), which publishes them in seq order; only then may
+ * the restaurants' next jobs be taken. Jobs that cannot be committed before
+ * their deadline are answered `unavailable`: never dropped, never
+ * acknowledged before the commit.
  */
 #ifndef FYNSYNC_PIPELINE_H
 #define FYNSYNC_PIPELINE_H
@@ -26,7 +33,7 @@ struct fyn_fanout;
 
 struct fyn_pipeline_config {
 	const char *conninfo;
-	size_t max_queue;        /* jobs waiting, shared out evenly between the writers */
+	size_t max_queue;        /* jobs waiting */
 	size_t max_batch;        /* jobs per store call */
 	size_t writers;          /* writer threads and store connections (0 counts as 1) */
 	struct fyn_fanout *fanout;   /* publishes what the writers stored (borrowed: must outlive the pipeline) */

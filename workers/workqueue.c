@@ -19,6 +19,7 @@ void fyn_workqueue_init(struct fyn_workqueue *q, size_t max)
 	memset(&q->plain, 0, sizeof(q->plain));
 	memset(&q->plain_lane, 0, sizeof(q->plain_lane));
 	q->keys = NULL;
+	q->in_hand = 0;
 	q->count = 0;
 	q->max = max;
 }
@@ -60,6 +61,7 @@ static void append_item(struct fyn_workqueue *q, struct fyn_work_group *g, struc
 		l->head = item;
 	}
 	l->tail = item;
+	l->count++;
 	if (lane_was_empty) {
 		append_lane(g, l);
 	}
@@ -71,7 +73,7 @@ static void append_item(struct fyn_workqueue *q, struct fyn_work_group *g, struc
 
 static bool may_take(const struct fyn_work_lane *l)
 {
-	return !l->key || !l->key->taken;
+	return !l->key || l->key->in_hand == 0;
 }
 
 /* The first lane in turn whose next item may be taken, or NULL; *g is set
@@ -92,24 +94,30 @@ static struct fyn_work_lane *next_lane(struct fyn_workqueue *q, struct fyn_work_
 	return NULL;
 }
 
-/* Takes the next item in turn, or returns NULL when none may be taken: the
- * first item of the first lane that may be taken; that lane then goes to
- * the back of its group, and the group to the back of the queue. */
-static struct fyn_work *pop_next(struct fyn_workqueue *q)
+/* Takes up to max items, oldest first, from lane l of group g (gprev and
+ * lprev: the group and lane before them in turn, NULL when first) into out;
+ * the lane then goes to the back of its group, and the group to the back of
+ * the queue. Returns how many (at least 1: l has items). */
+static size_t pop_from(struct fyn_workqueue *q, struct fyn_work_group *g, struct fyn_work_group *gprev,
+		struct fyn_work_lane *l, struct fyn_work_lane *lprev, struct fyn_work **out, size_t max)
 {
-	struct fyn_work_group *g, *gprev;
-	struct fyn_work_lane *lprev;
-	struct fyn_work_lane *l = next_lane(q, &g, &gprev, &lprev);
-	struct fyn_work *item;
+	size_t n = 0;
 
-	if (!l) {
-		return NULL;
+	while (n < max && l->head) {
+		struct fyn_work *item = l->head;
+		l->head = item->next;
+		item->next = NULL;
+		if (item->key) {
+			item->key->in_hand++;
+			q->in_hand++;
+		}
+		out[n++] = item;
 	}
-	item = l->head;
-	l->head = item->next;
 	if (!l->head) {
 		l->tail = NULL;
 	}
+	l->count -= n;
+	q->count -= n;
 	/* unlink the lane from its group, and the group from the queue */
 	*(lprev ? &lprev->next : &g->head) = l->next;
 	if (g->tail == l) {
@@ -130,12 +138,34 @@ static struct fyn_work *pop_next(struct fyn_workqueue *q)
 		free(g->name);
 		free(g);
 	}
-	if (item->key) {
-		item->key->taken = true;
+	return n;
+}
+
+/* Takes the next item in turn, or returns NULL when none may be taken: the
+ * first item of the first lane that may be taken. */
+static struct fyn_work *pop_next(struct fyn_workqueue *q)
+{
+	struct fyn_work_group *g, *gprev;
+	struct fyn_work_lane *lprev;
+	struct fyn_work_lane *l = next_lane(q, &g, &gprev, &lprev);
+	struct fyn_work *item = NULL;
+
+	if (l) {
+		pop_from(q, g, gprev, l, lprev, &item, 1);
 	}
-	item->next = NULL;
-	q->count--;
 	return item;
+}
+
+/* Items that may be taken now: those of the lanes whose key is not in hand. */
+static size_t count_takeable(const struct fyn_workqueue *q)
+{
+	size_t n = 0;
+	for (const struct fyn_work_group *g = q->head; g; g = g->next) {
+		for (const struct fyn_work_lane *l = g->head; l; l = l->next) {
+			n += may_take(l) ? l->count : 0;
+		}
+	}
+	return n;
 }
 
 static struct fyn_work_key *find_key(struct fyn_workqueue *q, const char *name)
@@ -181,12 +211,12 @@ static void release_key(struct fyn_workqueue *q, struct fyn_work_key *k)
 void fyn_workqueue_destroy(struct fyn_workqueue *q, void (*free_item)(struct fyn_work *item))
 {
 	for (struct fyn_work_key *k = q->keys; k; k = k->next) {
-		k->taken = false;   /* so that everything queued comes out */
+		k->in_hand = 0;   /* so that everything queued comes out */
 	}
 	while (q->head) {
 		struct fyn_work *item = pop_next(q);
 		if (item->key) {
-			item->key->taken = false;
+			item->key->in_hand = 0;
 		}
 		if (free_item) {
 			free_item(item);
@@ -300,7 +330,8 @@ int fyn_workqueue_requeue(struct fyn_workqueue *q, struct fyn_work *item, const 
 	}
 	if (l) {
 		if (item->key) {
-			item->key->taken = false;
+			item->key->in_hand--;
+			q->in_hand--;
 		}
 		append_item(q, g, l, item);
 		pthread_cond_broadcast(&q->changed);
@@ -310,18 +341,35 @@ int fyn_workqueue_requeue(struct fyn_workqueue *q, struct fyn_work *item, const 
 	return rc;
 }
 
-void fyn_workqueue_done(struct fyn_workqueue *q, struct fyn_work *item)
+/* fyn_workqueue_done of one keyed item, with the lock held. */
+static void done_locked(struct fyn_workqueue *q, struct fyn_work *item)
 {
-	if (!item->key) {
-		return;
-	}
-	pthread_mutex_lock(&q->lock);
-	item->key->taken = false;
+	item->key->in_hand--;
+	q->in_hand--;
 	if (--item->key->outstanding == 0) {
 		release_key(q, item->key);
 	}
 	item->key = NULL;
-	pthread_cond_broadcast(&q->changed);   /* the key's next item may be taken now */
+}
+
+void fyn_workqueue_done(struct fyn_workqueue *q, struct fyn_work *item)
+{
+	fyn_workqueue_done_all(q, &item, 1);
+}
+
+void fyn_workqueue_done_all(struct fyn_workqueue *q, struct fyn_work *const *items, size_t count)
+{
+	bool any = false;
+	pthread_mutex_lock(&q->lock);
+	for (size_t i = 0; i < count; i++) {
+		if (items[i]->key) {
+			done_locked(q, items[i]);
+			any = true;
+		}
+	}
+	if (any) {
+		pthread_cond_broadcast(&q->changed);   /* the keys' next items may be taken now */
+	}
 	pthread_mutex_unlock(&q->lock);
 }
 
@@ -338,6 +386,33 @@ size_t fyn_workqueue_wait_take(struct fyn_workqueue *q, struct fyn_work **out, s
 		} else {
 			pthread_cond_wait(&q->changed, &q->lock);
 		}
+	}
+	pthread_mutex_unlock(&q->lock);
+	return taken;
+}
+
+/* Whether a consumer calling wait_take_lanes should take now. */
+static bool lanes_ready(const struct fyn_workqueue *q, size_t min_while_busy)
+{
+	if (!q->head) {
+		return false;
+	}
+	return q->in_hand == 0 ? count_takeable(q) > 0 : count_takeable(q) >= min_while_busy;
+}
+
+size_t fyn_workqueue_wait_take_lanes(struct fyn_workqueue *q, struct fyn_work **out, size_t max,
+		size_t min_while_busy)
+{
+	size_t taken = 0;
+	struct fyn_work_group *g, *gprev;
+	struct fyn_work_lane *l, *lprev;
+
+	pthread_mutex_lock(&q->lock);
+	while (!q->stopping && !lanes_ready(q, min_while_busy > 0 ? min_while_busy : 1)) {
+		pthread_cond_wait(&q->changed, &q->lock);
+	}
+	while (!q->stopping && taken < max && (l = next_lane(q, &g, &gprev, &lprev)) != NULL) {
+		taken += pop_from(q, g, gprev, l, lprev, out + taken, max - taken);
 	}
 	pthread_mutex_unlock(&q->lock);
 	return taken;

@@ -20,6 +20,15 @@
  * never holds more than one of them and the others stay free for other
  * keys. A key may have at most key_max items outstanding: pushed and not
  * yet done.
+ *
+ * A consumer that serves a key's items together (the writers: one
+ * restaurant's events in one commit) takes whole lanes instead
+ * (fyn_workqueue_wait_take_lanes): every queued item of each key in turn,
+ * the key then in hand until all of them are done. That is group commit:
+ * while any consumer has items in hand another one starts only once a
+ * backlog of min_while_busy items may be taken, so at a low rate one
+ * consumer takes every key's items at once (one commit for many
+ * restaurants, not one each), and the others join as the backlog grows.
  * Finding a lane costs a walk over the groups and keys that have items,
  * which is fine for the hundreds of clients one hub serves.
  */
@@ -36,12 +45,13 @@
 struct fyn_work_key {               /* a key with items outstanding */
 	char *name;
 	size_t outstanding;
-	bool taken;                      /* one of its items is with a consumer */
+	size_t in_hand;                  /* of its items, those with a consumer (taken, not done) */
 	struct fyn_work_key *next;
 };
 
 struct fyn_work_lane {              /* one key's queued items within one group, oldest first */
 	struct fyn_work *head, *tail;
+	size_t count;                    /* items in it */
 	struct fyn_work_key *key;        /* NULL for the plain lane */
 	struct fyn_work_lane *next;      /* the group's next lane in turn */
 };
@@ -60,6 +70,7 @@ struct fyn_workqueue {
 	struct fyn_work_group plain;          /* plain pushes: one group, one lane */
 	struct fyn_work_lane plain_lane;
 	struct fyn_work_key *keys;            /* keys with items outstanding */
+	size_t in_hand;                       /* keyed items with a consumer: taken, not done */
 	size_t count;
 	size_t max;
 };
@@ -90,10 +101,18 @@ int fyn_workqueue_requeue(struct fyn_workqueue *q, struct fyn_work *item, const 
 /* The consumer is done with item (taken from this queue): it no longer
  * counts for its key. Harmless for plain items. */
 void fyn_workqueue_done(struct fyn_workqueue *q, struct fyn_work *item);
+/* fyn_workqueue_done of every item, under one lock. */
+void fyn_workqueue_done_all(struct fyn_workqueue *q, struct fyn_work *const *items, size_t count);
 
 /* Waits for items that may be taken, then takes up to max of them into out,
  * in turn. Returns how many; 0 only once the queue is stopping. */
 size_t fyn_workqueue_wait_take(struct fyn_workqueue *q, struct fyn_work **out, size_t max);
+/* Waits until items may be taken and either no keyed item is in hand or at
+ * least min_while_busy may be taken; then takes whole lanes in turn (each
+ * key's queued items, oldest first), up to max items. Every item taken is
+ * in hand until done. Returns how many; 0 only once the queue is stopping. */
+size_t fyn_workqueue_wait_take_lanes(struct fyn_workqueue *q, struct fyn_work **out, size_t max,
+		size_t min_while_busy);
 /* Takes everything that may be taken, in turn, as a list linked by next
  * (NULL when none): for plain items, everything queued. */
 struct fyn_work *fyn_workqueue_take_all(struct fyn_workqueue *q);

@@ -11,6 +11,17 @@ tools/fynsync-bench against them:
               window and duration, one subscriber; an event counts when the
               subscriber has it (fynsync-bench --raw), so the loop is closed
   latency     8 publishers, 500 events/s in total, 20 s
+  storm       issue 10's reconnect storm: --storm-clients (5,000) over
+              --storm-restaurants (500), each --storm-behind (100) events
+              behind, all connecting and resuming at once to a hub that has
+              just been restarted: time until every one is caught up, with
+              exactly its missing events in seq order; PostgreSQL's CPU and
+              pg_stat_statements of the replay's queries
+  scaling     issue 10's scaling curve: at each of --scaling-points (1,000,
+              2,000, 5,000, 10,000) connections, one restaurant per 10 of
+              them with one till submitting 2 events/s (paced) and nine
+              subscribers: accepted/s and submit -> delivered p50/p99
+              (figure scaling.png with --figures)
 
 With --restaurants K the publishers write to K restaurants (publisher i to
 restaurant i mod K), so that the hub's writers commit in parallel; seq is
@@ -46,6 +57,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 
 SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(SOURCE_DIR, "tests", "integration"))
@@ -72,6 +84,13 @@ SCENARIOS = {
                     "duration": 60, "held": 5000},
 }
 FIXED_SIZE = ("fanout", "fanout-raw", "connections")
+# Run by storm_run and scaling points (scaling_scenario), not by SCENARIOS.
+SPECIAL = ("storm", "scaling")
+# One process holds at most 1/3 of the 20,000 descriptors allowed here
+# (libmosquitto: 3 per client); a scaling point above it puts the rest of
+# its subscribers in a second process, as the connections scenario does.
+PER_PROCESS = 5000
+SCALING_RATE_PER_TILL = 2   # events/s of each restaurant's till
 
 # mosquitto.conf settings the harness's broker config does not take from the
 # repository's default deployment; the benchmark applies them.
@@ -361,16 +380,30 @@ def pg_settings(pg):
     return {name: setting + (f" ({unit})" if unit else "") for name, setting, unit in rows}
 
 
+def scaling_scenario(connections):
+    """A point of the scaling curve: connections / 10 restaurants, each a
+    till (2 events/s, paced) and nine subscribers."""
+    restaurants = connections // 10
+    here = min(connections, PER_PROCESS)
+    return {"publishers": restaurants, "restaurants": restaurants, "subscribers": here - restaurants,
+            "rate": SCALING_RATE_PER_TILL * restaurants, "window": 64, "duration": 20,
+            "held": connections - here}
+
+
 def one_run(args, name, repeat, pg_settings_wanted, broker_settings, plugin_options):
-    scenario = dict(SCENARIOS[name])
-    if name not in FIXED_SIZE:
+    if name.startswith("scaling-"):
+        scenario = scaling_scenario(int(name.split("-")[1]))
+    else:
+        scenario = dict(SCENARIOS[name])
+    if name not in FIXED_SIZE and not name.startswith("scaling-"):
         scenario.update(publishers=args.publishers, window=args.window, restaurants=args.restaurants, subscribers=1)
     if name == "latency":
         scenario["rate"] = args.latency_rate
-    duration = args.latency_duration if name in ("latency",) + FIXED_SIZE else args.throughput_duration
+    duration = args.latency_duration if name in ("latency",) + FIXED_SIZE or "held" in scenario else args.throughput_duration
     if "duration" in scenario and not args.quick:
         duration = scenario["duration"]
     rid = f"bench{name[0]}{'r' if name.endswith('-raw') else ''}{repeat}"
+    scaling = name.startswith("scaling-")
     raw = name in ("raw", "fanout-raw")
     tag = f"{name}-{repeat}"
     samples = os.path.join(args.out, f"{tag}.samples")
@@ -422,6 +455,7 @@ def one_run(args, name, repeat, pg_settings_wanted, broker_settings, plugin_opti
             seconds = [[float(v) for v in line.split()] for line in f if not line.startswith("#")]
         result.update({
             "scenario": name, "repeat": repeat, "bench_exit": rc, "pg_settings": settings,
+            "point": int(name.split("-")[1]) if scaling else None,
             "loadavg_before": loadavg, "wall_s": round(wall, 2),
             "cpu_s": {"broker": round(broker_cpu, 2), "postgres": round(pg_cpu, 2), "bench": round(bench_cpu, 2),
                       "machine_busy": round(busy, 2)},
@@ -457,6 +491,195 @@ def one_run(args, name, repeat, pg_settings_wanted, broker_settings, plugin_opti
             except OSError:
                 pass
             pg.destroy()
+
+
+# ---- the reconnect storm --------------------------------------------------------------------
+
+STORM_RID = "storm"
+# pg_stat_statements (PostgreSQL's contrib, in Debian's postgresql-15) with
+# the statements inside the store's SQL functions too.
+STATEMENTS = {"shared_preload_libraries": "pg_stat_statements", "pg_stat_statements.track": "all"}
+
+
+def warm_hub(broker):
+    """One empty resume: the hub's reader connects (and the schema is
+    applied) before anything else touches the database."""
+    client = broker.client("restaurant_owner", ("warm",))
+    try:
+        client.subscribe(f"fynlo/v1/client/{client.client_id}/#")
+        client.publish("fynlo/v1/ctl/resume", {"streams": {"warm": 0}})
+        topic, payload, _ = client.next_message(30, f"fynlo/v1/client/{client.client_id}/replay.done")
+    finally:
+        client.close()
+
+
+def preload_storm(pg, restaurants, per_restaurant):
+    """per_restaurant order.created events in each of restaurants streams
+    (storm-0 ..), appended with fynsync_append as the writer does; seconds."""
+    conn = pg.connect()
+    started = time.monotonic()
+    try:
+        with conn.cursor() as cur:
+            for k in range(restaurants):
+                rid = f"{STORM_RID}-{k}"
+                for start in range(0, per_restaurant, 500):
+                    batch = []
+                    for i in range(start, min(per_restaurant, start + 500)):
+                        eid = str(uuid.uuid4())
+                        batch.append({
+                            "idx": i - start, "restaurant": rid, "created_by": f"{rid}-till", "client_id": f"{rid}-till",
+                            "id": eid, "aggregate_id": f"order-{eid}", "event_type": "order.created", "correlation_id": None,
+                            "payload": {"status": "open", "total": 1250, "items": [
+                                {"item_id": "burger", "qty": 1, "price": 1250, "cost": 410}]},
+                            "metadata": {"device": f"{rid}-till"},
+                            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(1795000000 + i)),
+                        })
+                    cur.execute("SELECT count(*) FILTER (WHERE status = 'accepted') FROM fynsync_append(%s::jsonb)",
+                                (json.dumps(batch),))
+                    if cur.fetchone()[0] != len(batch):
+                        raise RuntimeError(f"storm preload: a batch of {rid} was not accepted whole")
+            cur.execute("VACUUM (ANALYZE)")
+            cur.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    finally:
+        conn.close()
+    return time.monotonic() - started
+
+
+def storm_statements(pg):
+    """The reader's statements during the storm, from pg_stat_statements."""
+    rows = pg.query("SELECT query, calls, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3), rows, "
+                    "shared_blks_hit, shared_blks_read FROM pg_stat_statements "
+                    "WHERE query ILIKE '%%events_after%%' OR query ILIKE '%%FROM restaurants WHERE id%%' "
+                    "ORDER BY total_exec_time DESC LIMIT 6")
+    total = pg.query("SELECT coalesce(round(sum(total_exec_time)::numeric, 1), 0), coalesce(sum(calls), 0) "
+                     "FROM pg_stat_statements WHERE toplevel")
+    return {"top": [{"query": " ".join(q.split())[:160], "calls": c, "total_ms": float(t), "mean_ms": float(m),
+                     "rows": r, "blks_hit": h, "blks_read": b} for q, c, t, m, r, h, b in rows],
+            "toplevel_total_ms": float(total[0][0]), "toplevel_calls": int(total[0][1])}
+
+
+def thread_cpu(pid):
+    """{tid: cpu seconds} of every thread of pid."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        st = proc_stat(f"{pid}/task/{tid}")
+        if st:
+            out[int(tid)] = st[1]
+    return out
+
+
+def storm_run(args, repeat, pg_settings_wanted, broker_settings, plugin_options):
+    clients, restaurants, behind = args.storm_clients, args.storm_restaurants, args.storm_behind
+    tag = f"storm-{repeat}"
+    pg = broker = None
+    try:
+        pg = BenchPostgres(dict(pg_settings_wanted, **STATEMENTS))
+        broker = BenchBroker(pg, broker_settings, plugin_options)
+        warm_hub(broker)
+        preload_s = preload_storm(pg, restaurants, args.storm_history + behind)
+        log(f"{tag}: preloaded {restaurants} x {args.storm_history + behind} events in {preload_s:.1f} s; "
+            "restarting the hub")
+        # The hub restarts (a new process, nothing in memory); every client
+        # comes back at once.
+        shutil.copy(broker.log, os.path.join(args.out, f"{tag}.first-broker.log"))
+        broker.destroy()
+        broker = BenchBroker(pg, broker_settings, plugin_options)
+        argv = [args.bench, "--port", str(broker.port), "--secret-file", broker.secret_file, "--storm",
+                "--restaurant", STORM_RID, "--restaurants", str(restaurants), "--publishers", "0",
+                "--subscribers", str(clients), "--resume-after", str(args.storm_history), "--behind", str(behind),
+                "--duration", str(args.storm_timeout), "--connect-timeout", "120", "--id-prefix", f"bench-{tag}"]
+        log(f"{tag}: " + " ".join(argv[:1] + argv[5:]))
+        pg.query("SELECT pg_stat_statements_reset()")
+        loadavg = open("/proc/loadavg").read().split()[:3]
+        broker_before = tree_cpu(broker.process.pid)
+        threads_before = thread_cpu(broker.process.pid)
+        pg_before = tree_cpu(pg.postmaster_pid())
+        machine_before = machine_cpu()
+        rc, bench_cpu = run_bench_process(argv, os.path.join(args.out, tag), args.storm_timeout + 180,
+                                          {"broker": broker.process.pid, "postgres": pg.postmaster_pid()})
+        machine_after = machine_cpu()
+        # The broker's own thread (mosquitto's loop: connects, control
+        # requests, every publish) apart from the plugin's threads (the
+        # readers build each replayed event's view text).
+        threads = {tid: cpu - threads_before.get(tid, 0) for tid, cpu in thread_cpu(broker.process.pid).items()}
+        broker_cpu = cpu_delta(broker_before, tree_cpu(broker.process.pid))
+        pg_cpu = cpu_delta(pg_before, tree_cpu(pg.postmaster_pid()))
+        with open(os.path.join(args.out, f"{tag}.out")) as f:
+            lines = [line for line in f.read().splitlines() if line.startswith("{")]
+        if not lines:
+            raise RuntimeError(f"{tag}: the bench printed no result (exit {rc})")
+        result = json.loads(lines[-1])
+        with open(os.path.join(args.out, f"{tag}.cpu")) as f:
+            seconds = [[float(v) for v in line.split()] for line in f if not line.startswith("#")]
+        events = max(1, result["events"])
+        result.update({
+            "scenario": "storm", "repeat": repeat, "bench_exit": rc, "loadavg_before": loadavg,
+            "preload_s": round(preload_s, 1), "broker_memory_kib": proc_memory_kib(broker.process.pid),
+            "cpu_s": {"broker": round(broker_cpu, 2), "postgres": round(pg_cpu, 2), "bench": round(bench_cpu, 2),
+                      "machine_busy": round((machine_after[0] - machine_before[0]) / CLK_TCK, 2)},
+            "cpu_us_per_event": {"postgres": round(pg_cpu / events * 1e6, 1), "broker": round(broker_cpu / events * 1e6, 1),
+                                 "bench": round(bench_cpu / events * 1e6, 1)},
+            "broker_threads_cpu_s": {"main": round(threads.get(broker.process.pid, 0), 2),
+                                     "plugin_threads_busiest": sorted((round(v, 2) for t, v in threads.items()
+                                                                       if t != broker.process.pid), reverse=True)[:4]},
+            "other_load_pct": round(statistics.mean(row[3] for row in seconds), 1) if seconds else None,
+            "statements": storm_statements(pg),
+        })
+        problems = list(result.get("problems", []))
+        if "Outgoing messages are being dropped" in broker.read_log():
+            problems.append("mosquitto dropped outgoing messages")
+        if rc not in (0, 1):
+            problems.append(f"bench exited with {rc}")
+        result["problems"] = problems
+        return result
+    finally:
+        if broker:
+            shutil.copy(broker.log, os.path.join(args.out, f"{tag}.broker.log"))
+            broker.destroy()
+        if pg:
+            try:
+                shutil.copy(os.path.join(pg.dir, "postgres.log"), os.path.join(args.out, f"{tag}.postgres.log"))
+            except OSError:
+                pass
+            pg.destroy()
+
+
+def storm_scaling_headline(storms, results):
+    """The storm's and the scaling curve's rows of the headline table."""
+    out = []
+    if storms:
+        t = [r["all_caught_up_s"] for r in storms]
+        r = storms[0]
+        out.append(f"| reconnect storm, {r['subscribers']:,} clients over {r['restaurants']:,} restaurants, "
+                   f"{r['behind']} events behind each: all caught up (s); PostgreSQL CPU s | "
+                   f"{statistics.median(t):.1f}; {statistics.median(x['cpu_s']['postgres'] for x in storms):.1f} "
+                   f"| {min(t):.1f} – {max(t):.1f} | {len(storms)} | "
+                   f"{', '.join(x['loadavg_before'][0] for x in storms)} |")
+    for n, accepted, target, p50, p99, _, _ in scaling_points(results):
+        out.append(f"| scaling, {n:,} connections, {target:,.0f} events/s paced: accepted/s; submit -> delivered "
+                   f"p50 / p99 (ms) | {accepted:,.0f}; {p50:.1f} / {p99:.1f} | | 1 | |")
+    return out
+
+
+def print_storm(results, args):
+    for r in results:
+        s, cpu, us = r["start_to_caught_up"], r["cpu_s"], r["cpu_us_per_event"]
+        print(f"| storm #{r['repeat']}: {r['subscribers']:,} clients over {r['restaurants']:,} restaurants, "
+              f"{r['behind']} behind each | all caught up {r['all_caught_up_s']:.2f} s ({r['events']:,} events, "
+              f"{r['events_per_s']:,.0f}/s; all connected {r['connect_s']:.2f} s); per client start -> caught up "
+              f"p50 / p99 / max {s['p50_ms'] / 1000:.2f} / {s['p99_ms'] / 1000:.2f} / {s['max_ms'] / 1000:.2f} s; "
+              f"busy answers {r['busy_answers']:,} | CPU s postgres / broker / bench {cpu['postgres']} / "
+              f"{cpu['broker']} / {cpu['bench']} ({us['postgres']} / {us['broker']} / {us['bench']} µs per event; "
+              f"machine {cpu['machine_busy']} s); broker's main thread {r['broker_threads_cpu_s']['main']} s, busiest "
+              f"plugin threads {' / '.join(str(x) for x in r['broker_threads_cpu_s']['plugin_threads_busiest'])} s "
+              f"| load avg {r['loadavg_before'][0]}, other load {r['other_load_pct']}% |")
+        for q in r["statements"]["top"]:
+            print(f"|   pg_stat_statements: {q['calls']:,} calls, {q['total_ms']:,.0f} ms total, {q['mean_ms']} ms mean, "
+                  f"{q['rows']:,} rows: {q['query'][:90]} |")
 
 
 # ---- figures ----------------------------------------------------------------------------
@@ -559,6 +782,66 @@ plot {", ".join(plots)}
 """)
 
 
+def scaling_points(results):
+    """[(connections, accepted/s, target/s, p50, p99 of every delivery, RSS MiB, machine busy)] of
+    the scaling runs, the first repeat of each point (the held subscribers'
+    deliveries, timed from created_at, are left out: ms resolution)."""
+    out = []
+    for r in results:
+        if r.get("point") and r["repeat"] == 1:
+            d = r["fanout"]["submit_to_delivered"]
+            out.append((r["point"], r["accepted_per_s"], r["target_rate"], d["p50_ms"], d["p99_ms"],
+                        (r.get("broker_memory_kib") or {}).get("peak", 0) / 1024,
+                        r["cpu_s"]["machine_busy"] / max(1e-9, r["wall_s"])))
+    return sorted(out)
+
+
+def print_scaling(results):
+    points = scaling_points(results)
+    if not points:
+        return
+    print("| connections | target events/s | accepted/s | deliveries/s | submit -> delivered p50 / p99 (ms) "
+          "| broker peak RSS (MiB) | machine busy (of 2 vCPUs) |")
+    print("|---|---|---|---|---|---|---|")
+    for n, accepted, target, p50, p99, rss, busy in points:
+        print(f"| {n:,} | {target:,.0f} | {accepted:,.0f} | {accepted * 9:,.0f} | {p50:.1f} / {p99:.1f} | {rss:.0f} | {busy:.2f} |")
+
+
+def scaling_figure(args, points, png):
+    data = os.path.join(args.out, "scaling.dat")
+    with open(data, "w") as f:
+        f.write("# connections accepted_per_s target_per_s p50_ms p99_ms rss_mib machine_busy\n")
+        for p in points:
+            f.write(" ".join(f"{v:.3f}" for v in p) + "\n")
+    gnuplot(f"""
+set terminal pngcairo size 900,760 font ',11'
+set output '{png}'
+set multiplot layout 2,1 title "fynsync: cost as connections grow (one restaurant per 10 connections: a till at {SCALING_RATE_PER_TILL} events/s and nine subscribers)\\nPostgreSQL fsync on; broker, PostgreSQL and load generator on the same 2 vCPUs"
+set grid
+set key top left
+set logscale x
+set xrange [800:12500]
+set xtics (1000, 2000, 5000, 10000)
+set ylabel 'events/s'
+set yrange [0:*]
+set y2label 'machine busy (vCPUs)'
+set y2range [0:2.2]
+set y2tics 0.5
+plot '{data}' using 1:3 with lines dt 2 lw 2 lc rgb '#888888' title 'submitted (paced)', \\
+     '{data}' using 1:2 with linespoints lw 2 pt 7 lc rgb '#9400d3' title 'accepted/s', \\
+     '{data}' using 1:7 axes x1y2 with linespoints lw 1 pt 5 lc rgb '#e69f00' title 'machine busy (right axis)'
+unset y2label
+unset y2tics
+set xlabel 'connections (JWT-authenticated, MQTT 5, QoS 1)'
+set ylabel 'submit -> delivered (ms, log scale)'
+set logscale y
+set yrange [*:*]
+plot '{data}' using 1:4 with linespoints lw 2 pt 7 lc rgb '#009e73' title 'p50', \\
+     '{data}' using 1:5 with linespoints lw 2 pt 7 lc rgb '#e51e10' title 'p99'
+unset multiplot
+""")
+
+
 def make_figures(args, results, figures_dir):
     if not shutil.which("gnuplot"):
         log("gnuplot not installed (apt-get install gnuplot-nox); no figures")
@@ -573,6 +856,10 @@ def make_figures(args, results, figures_dir):
     if throughput:
         made.append(os.path.join(figures_dir, "throughput-8pub.png"))
         throughput_figure(args, throughput, made[-1])
+    scaling = scaling_points(results)
+    if scaling:
+        made.append(os.path.join(figures_dir, "scaling.png"))
+        scaling_figure(args, scaling, made[-1])
     return made
 
 
@@ -628,50 +915,53 @@ def summarize(results):
     return summary
 
 
-def print_headline(summary, machine, args):
-    """The figures that travel: fynsync against plain mosquitto, and the latency."""
-    print(f"\nmachine: {machine['cpu_model']}, {machine['cpus']} CPUs, {machine['mem_gib']} GiB; "
+def headline(summary, machine, args):
+    """The figures that travel, as markdown lines: fynsync against plain
+    mosquitto, and the latency."""
+    out = []
+    out.append(f"machine: {machine['cpu_model']}, {machine['cpus']} CPUs, {machine['mem_gib']} GiB; "
           f"{machine['postgres']}; {machine['mosquitto']}; fynsync {machine['git']}")
     durability = "fsync on, synchronous_commit on" if args.durability == "default" else "fsync OFF"
-    print(f"{args.publishers} publishers over {args.restaurants} restaurant(s), QoS 1, window {args.window}; "
+    out.append(f"{args.publishers} publishers over {args.restaurants} restaurant(s), QoS 1, window {args.window}; "
           f"PostgreSQL {durability}")
-    print("| | median | range | runs | load average (1 min) before each run |")
-    print("|---|---|---|---|---|")
+    out.append("| | median | range | runs | load average (1 min) before each run |")
+    out.append("|---|---|---|---|---|")
     labels = {"throughput": "fynsync: persisted + confirmed events/s", "raw": "plain mosquitto: delivered msgs/s"}
     for name in ("throughput", "raw"):
         if name in summary:
             t = summary[name]
-            print(f"| {labels[name]} | {t['accepted_per_s']['median']:,.0f} | {t['accepted_per_s']['range'][0]:,.0f} – "
+            out.append(f"| {labels[name]} | {t['accepted_per_s']['median']:,.0f} | {t['accepted_per_s']['range'][0]:,.0f} – "
                   f"{t['accepted_per_s']['range'][1]:,.0f} | {t['runs']} | {', '.join(f'{x:.2f}' for x in t['loadavg_1min'])} |")
     if "ratio_throughput_to_raw" in summary:
         q = summary["ratio_throughput_to_raw"]
-        print(f"| **ratio fynsync / mosquitto** (same repeat) | **{q['median']:.3f}** | {q['range'][0]:.3f} – "
+        out.append(f"| **ratio fynsync / mosquitto** (same repeat) | **{q['median']:.3f}** | {q['range'][0]:.3f} – "
               f"{q['range'][1]:.3f} | {len(q['per_repeat'])} | |")
     if "connections" in summary:
         c, t = summary["connections"]["submit_to_delivered"], summary["connections"]
         rss = t.get("broker_peak_rss_mib", {}).get("median")
-        print(f"| fynsync, {t['connections']:,} clients over 1,000 restaurants at 2,000 events/s: connects/s, "
+        out.append(f"| fynsync, {t['connections']:,} clients over 1,000 restaurants at 2,000 events/s: connects/s, "
               f"broker peak RSS (MiB), submit -> delivered p50 / p99 / p99.9 (ms) | {t['connects_per_s']['median']:,.0f}; "
               f"{rss if rss is None else round(rss)}; {c['p50_ms']['median']:.2f} / {c['p99_ms']['median']:.2f} / "
               f"{c['p999_ms']['median']:.2f} | | {t['runs']} | {', '.join(f'{x:.2f}' for x in t['loadavg_1min'])} |")
         if "held_submit_to_delivered" in t:
             h = t["held_submit_to_delivered"]
-            print(f"| the same, the subscribers held by the second process (from created_at, ms resolution): connects/s, "
+            out.append(f"| the same, the subscribers held by the second process (from created_at, ms resolution): connects/s, "
                   f"p50 / p99 / p99.9 (ms) | {t['held_connects_per_s']['median']:,.0f}; {h['p50_ms']['median']:.1f} / "
                   f"{h['p99_ms']['median']:.1f} / {h['p999_ms']['median']:.1f} | | {t['runs']} | |")
     for name, label in (("fanout", "fynsync"), ("fanout-raw", "plain mosquitto")):
         if name in summary:
             c = summary[name]["submit_to_delivered"]
-            print(f"| {label}, 1,000 subscribers over 100 restaurants at 2,000 events/s, submit -> delivered "
+            out.append(f"| {label}, 1,000 subscribers over 100 restaurants at 2,000 events/s, submit -> delivered "
                   f"p50 / p99 / p99.9 (ms) | {c['p50_ms']['median']:.2f} / {c['p99_ms']['median']:.2f} / "
                   f"{c['p999_ms']['median']:.2f} | p99 {c['p99_ms']['range'][0]:.2f} – {c['p99_ms']['range'][1]:.2f} "
                   f"| {summary[name]['runs']} | {', '.join(f'{x:.2f}' for x in summary[name]['loadavg_1min'])} |")
     if "latency" in summary:
         c = summary["latency"]["submit_to_confirmed"]
-        print(f"| latency at {args.latency_rate:.0f} events/s, submit -> confirmed p50 / p99 / p99.9 (ms) | "
+        out.append(f"| latency at {args.latency_rate:.0f} events/s, submit -> confirmed p50 / p99 / p99.9 (ms) | "
               f"{c['p50_ms']['median']:.2f} / {c['p99_ms']['median']:.2f} / {c['p999_ms']['median']:.2f} | "
               f"p99 {c['p99_ms']['range'][0]:.2f} – {c['p99_ms']['range'][1]:.2f} | {summary['latency']['runs']} | "
               f"{', '.join(f'{x:.2f}' for x in summary['latency']['loadavg_1min'])} |")
+    return out
 
 
 def print_table(results):
@@ -721,21 +1011,42 @@ def main():
     parser.add_argument("--replot", action="store_true",
                         help="only reprint the table and redraw the figures (with --figures) from --out/results.json")
     parser.add_argument("--timeout", type=float, default=900, help="hard bound on the whole run, seconds")
+    parser.add_argument("--storm-clients", type=int, default=5000, help="storm: clients reconnecting at once (5000; 500 with --quick)")
+    parser.add_argument("--storm-restaurants", type=int, default=500, help="storm: restaurants they are spread over (500; 50 with --quick)")
+    parser.add_argument("--storm-behind", type=int, default=100, help="storm: events each client missed")
+    parser.add_argument("--storm-history", type=int, default=20, help="storm: events each restaurant had before those")
+    parser.add_argument("--storm-timeout", type=float, default=120, help="storm: seconds allowed until all are caught up")
+    parser.add_argument("--scaling-points", default="1000,2000,5000,10000", help="scaling: connections at each point")
+    parser.add_argument("--headline", metavar="FILE", help="also write the headline table (markdown) into FILE")
     args = parser.parse_args()
     if args.quick:
         args.throughput_duration = args.latency_duration = 5
         args.warmup = 1
+        args.storm_clients = min(args.storm_clients, 500)
+        args.storm_restaurants = min(args.storm_restaurants, 50)
     if args.replot:
         with open(os.path.join(args.out, "results.json")) as f:
-            runs = json.load(f)["runs"]
+            saved = json.load(f)
+        runs = saved["runs"]
         print_table(runs)
+        print_storm(saved.get("storms", []), args)
+        print_scaling(runs)
         for png in make_figures(args, runs, args.figures) if args.figures else []:
             log(f"wrote {png}")
         return 0
-    names = [n for n in args.scenarios.split(",") if n]
-    for n in names:
-        if n not in SCENARIOS:
+    names = []
+    for n in (n for n in args.scenarios.split(",") if n):
+        if n not in SCENARIOS and n not in SPECIAL:
             parser.error(f"unknown scenario {n!r}")
+        if n == "scaling":
+            points = [int(p) for p in args.scaling_points.split(",") if p]
+            if any(p < 100 or p % 10 or p > 2 * PER_PROCESS or 0 < p - PER_PROCESS < p // 10 for p in points):
+                parser.error("--scaling-points: multiples of 10 from 100 to 10000")
+            names += [f"scaling-{p}" for p in points]
+        else:
+            names.append(n)
+    if args.storm_clients < args.storm_restaurants or args.storm_clients * 3 + 100 > 20000:
+        parser.error("--storm-clients: at least one per restaurant, and at most 6,600 (3 descriptors each)")
     for path, what in ((args.bench, "--bench"), (args.plugin, "--plugin")):
         if not os.path.exists(path):
             log(f"{what} {path} does not exist; build it first (cmake --build build-bench)")
@@ -771,10 +1082,16 @@ def main():
         if not sep or name not in BROKER_SETTINGS or not value.isdigit():
             parser.error(f"--broker-setting {item!r}: expected one of {', '.join(BROKER_SETTINGS)}=N")
         broker_settings[name] = value
-    results = []
+    results, storms = [], []
     try:
         for repeat in range(1, args.repeat + 1):
             for name in names:
+                if name == "storm":
+                    r = storm_run(args, repeat, pg_wanted, broker_settings, plugin_options)
+                    storms.append(r)
+                    log(f"storm-{repeat}: all {r['subscribers']} caught up in {r['all_caught_up_s']:.2f} s, "
+                        f"PostgreSQL {r['cpu_s']['postgres']} CPU s" + (f"; PROBLEMS: {r['problems']}" if r["problems"] else ""))
+                    continue
                 results.append(one_run(args, name, repeat, pg_wanted, broker_settings, plugin_options))
                 r = results[-1]
                 log(f"{name}-{repeat}: {r['accepted_per_s']:.0f} accepted/s, confirmed p50 "
@@ -793,14 +1110,22 @@ def main():
         "plugin_options": plugin_options,
         "summary": summarize(results),
         "runs": results,
+        "storms": storms,
         "figures": figures,
     }
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(report, f, indent=2)
-    print_table(results)
-    print_headline(report["summary"], report["machine"], args)
+    if results:
+        print_table(results)
+    print_storm(storms, args)
+    print_scaling(results)
+    lines = (headline(report["summary"], report["machine"], args) if results else []) + storm_scaling_headline(storms, results)
+    print("\n" + "\n".join(lines))
+    if args.headline:
+        with open(args.headline, "w") as f:
+            f.write("\n".join(lines) + "\n")
     print(json.dumps({"summary": report["summary"]}, separators=(",", ":")))
-    bad = [p for r in results for p in r["problems"]]
+    bad = [p for r in results + storms for p in r["problems"]]
     if bad:
         log(f"{len(bad)} problem(s): {bad}")
         return 1

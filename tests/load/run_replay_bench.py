@@ -205,8 +205,9 @@ def warm_reader(broker):
     try:
         client.subscribe(f"fynlo/v1/client/{client.client_id}/#")
         client.publish("fynlo/v1/ctl/resume", {"streams": {"warm": 0}})
+        # The retained client/{cid}/session message arrives first; skip it.
         topic, payload, _ = client.next_message(30)
-        while topic.endswith("/session"):   # the hub's session info comes first
+        while topic.endswith("/session"):
             topic, payload, _ = client.next_message(30)
         if not topic.endswith("/replay.done"):
             raise RuntimeError(f"warm-up resume answered on {topic}: {payload!r}")

@@ -3,7 +3,9 @@
  * (workers/workqueue.c): order, the bound, batches, taking expired items,
  * stopping ending every wait at once, and the keyed lanes' fair service:
  * groups and keys in turn, the per-key bound on outstanding items, and
- * plain items taking their turn beside keyed ones.
+ * plain items taking their turn beside keyed ones; and the writers' whole
+ * lanes with group commit (a key in hand until done, a second consumer only
+ * for a backlog).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -321,6 +323,106 @@ static void done_hands_the_key_its_next_turn(void **state)
 	fyn_workqueue_destroy(&q, free_item);
 }
 
+static void done_all_of(struct fyn_workqueue *q, struct fyn_work **items, size_t count)
+{
+	fyn_workqueue_done_all(q, items, count);
+	for (size_t i = 0; i < count; i++) {
+		free(items[i]);
+	}
+}
+
+static void whole_lanes_are_taken_and_held_until_done(void **state)
+{
+	struct fyn_workqueue q;
+	struct fyn_work *out[8];
+	(void)state;
+	fyn_workqueue_init(&q, 100);
+	push_keyed(&q, "r1", "r1", 1);
+	push_keyed(&q, "r2", "r2", 10);
+	push_keyed(&q, "r1", "r1", 2);
+	push_keyed(&q, "r1", "r1", 3);
+	/* every queued item of each key, oldest first, keys in turn */
+	assert_int_equal(fyn_workqueue_wait_take_lanes(&q, out, 8, 1), 4);
+	assert_int_equal(((struct item *)out[0])->value, 1);
+	assert_int_equal(((struct item *)out[1])->value, 2);
+	assert_int_equal(((struct item *)out[2])->value, 3);
+	assert_int_equal(((struct item *)out[3])->value, 10);
+	/* r1 is in hand: its next item waits, another key's may be taken */
+	push_keyed(&q, "r1", "r1", 4);
+	push_keyed(&q, "r3", "r3", 20);
+	assert_int_equal(fyn_workqueue_wait_take_lanes(&q, out + 4, 4, 1), 1);
+	assert_int_equal(((struct item *)out[4])->value, 20);
+	assert_int_equal(fyn_workqueue_count(&q), 1);
+	done_all_of(&q, out, 5);
+	assert_int_equal(fyn_workqueue_wait_take_lanes(&q, out, 8, 1), 1);
+	assert_int_equal(((struct item *)out[0])->value, 4);
+	done_all_of(&q, out, 1);
+	assert_int_equal(fyn_workqueue_outstanding(&q, "r1"), 0);
+	fyn_workqueue_destroy(&q, free_item);
+}
+
+static void a_lane_longer_than_the_batch_stays_in_hand(void **state)
+{
+	struct fyn_workqueue q;
+	struct fyn_work *out[4];
+	(void)state;
+	fyn_workqueue_init(&q, 100);
+	for (int i = 1; i <= 3; i++) {
+		push_keyed(&q, "r1", "r1", i);
+	}
+	assert_int_equal(fyn_workqueue_wait_take_lanes(&q, out, 2, 1), 2);
+	/* item 3 must not go to another consumer before 1 and 2 are done */
+	assert_null(fyn_workqueue_take_all(&q));
+	done_all_of(&q, out, 2);
+	assert_int_equal(fyn_workqueue_wait_take_lanes(&q, out, 2, 1), 1);
+	assert_int_equal(((struct item *)out[0])->value, 3);
+	done_all_of(&q, out, 1);
+	fyn_workqueue_destroy(&q, free_item);
+}
+
+struct lanes_taker {
+	struct fyn_workqueue *q;
+	struct fyn_work *out[8];
+	size_t taken;
+};
+
+static void *take_lanes_with_backlog_of_3(void *arg)
+{
+	struct lanes_taker *t = arg;
+	t->taken = fyn_workqueue_wait_take_lanes(t->q, t->out, 8, 3);
+	return NULL;
+}
+
+static void a_second_consumer_waits_for_a_backlog_or_an_idle_queue(void **state)
+{
+	struct fyn_workqueue q;
+	struct fyn_work *held[1];
+	struct lanes_taker t = { .q = &q };
+	pthread_t other;
+	(void)state;
+	fyn_workqueue_init(&q, 100);
+	push_keyed(&q, "r1", "r1", 1);
+	assert_int_equal(fyn_workqueue_wait_take_lanes(&q, held, 1, 3), 1);   /* nothing in hand: takes */
+	/* r1 in hand: two items of other keys are not enough for a second consumer */
+	push_keyed(&q, "r2", "r2", 2);
+	push_keyed(&q, "r3", "r3", 3);
+	assert_int_equal(pthread_create(&other, NULL, take_lanes_with_backlog_of_3, &t), 0);
+	/* the third is: it takes all three */
+	push_keyed(&q, "r4", "r4", 4);
+	assert_int_equal(pthread_join(other, NULL), 0);
+	assert_int_equal(t.taken, 3);
+	done_all_of(&q, t.out, t.taken);
+	/* and with nothing in hand, one item is enough */
+	push_keyed(&q, "r5", "r5", 5);
+	assert_int_equal(pthread_create(&other, NULL, take_lanes_with_backlog_of_3, &t), 0);
+	done_all_of(&q, held, 1);
+	assert_int_equal(pthread_join(other, NULL), 0);
+	assert_int_equal(t.taken, 1);
+	assert_int_equal(((struct item *)t.out[0])->value, 5);
+	done_all_of(&q, t.out, 1);
+	fyn_workqueue_destroy(&q, free_item);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +435,9 @@ int main(void)
 		cmocka_unit_test(keyed_pushes_respect_the_queue_bound_and_stop),
 		cmocka_unit_test(plain_items_take_their_turn_beside_keyed_ones),
 		cmocka_unit_test(done_hands_the_key_its_next_turn),
+		cmocka_unit_test(whole_lanes_are_taken_and_held_until_done),
+		cmocka_unit_test(a_lane_longer_than_the_batch_stays_in_hand),
+		cmocka_unit_test(a_second_consumer_waits_for_a_backlog_or_an_idle_queue),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,7 @@ DEBIAN_PACKAGES=(
 	libjansson-dev libjwt-dev libpq-dev libssl-dev libcmocka-dev uthash-dev libmicrohttpd-dev
 	postgresql-15 postgresql-client-15 postgresql-15-auto-failover pg-auto-failover-cli
 	python3 python3-paho-mqtt python3-psycopg2 python3-jwt python3-pytest python3-cryptography python3-prometheus-client
-	openssl valgrind cppcheck clang-tidy clang libclang-rt-14-dev
+	openssl valgrind cppcheck clang-tidy clang libclang-rt-14-dev gnuplot-nox
 	nodejs chromium-headless-shell
 )
 
