@@ -39,13 +39,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # Appends one run's headline table to docs/benchmarks.md, under its own
 # heading with the date, commit, machine and load average.
 append_to_benchmarks() {
-	local table="$1" load="$2" doc="$ROOT/docs/benchmarks.md"
+	local table="$1" load="$2" tree="$3" doc="$ROOT/docs/benchmarks.md"
 	grep -q '^## Runs of `./fynsync bench`' "$doc" ||
 		printf '\n## Runs of `./fynsync bench`\n\nAppended by `./fynsync bench` (not `--quick`) after a run in which\nnothing was lost, duplicated or reordered; newest last.\n' >>"$doc"
 	{
-		printf '\n### %s, commit %s%s\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" \
-			"$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-			"$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+		printf '\n### %s, commit %s\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" "$tree"
 		printf 'Machine: %s, %s CPUs, %s GiB; load average before: %s.\n\n' \
 			"$(lscpu | sed -n 's/^Model name: *//p')" "$(nproc)" \
 			"$(awk '/MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)" "$load"
@@ -76,6 +74,10 @@ dir="$ROOT/build-bench"
 say "building $dir (RelWithDebInfo)"
 build_into "$dir"
 
+# The tree measured, as it is when the runs start (the appended table changes
+# docs/benchmarks.md itself).
+tree="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+git -C "$ROOT" diff --quiet HEAD 2>/dev/null || tree="$tree (with uncommitted changes)"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 say "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'); load average $load_before"
 headline="$dir/bench-headline.md"
@@ -101,7 +103,7 @@ EOF_PY
 echo "$replay_row"
 [ -f "$headline" ] && echo "$replay_row" >>"$headline"
 if [ $rc -eq 0 ] && [ ${#quick[@]} -eq 0 ] && [ -f "$headline" ]; then
-	append_to_benchmarks "$headline" "$load_before"
+	append_to_benchmarks "$headline" "$load_before" "$tree"
 fi
 say "load average after: $(cut -d' ' -f1-3 /proc/loadavg); every run: $dir/bench-results/results.json, $dir/replay-results/results.json"
 exit $rc
