@@ -307,28 +307,53 @@ static void on_notification(const char *payload, void *arg)
 	pthread_mutex_unlock(&f->lock);
 }
 
-struct heads_scan {
-	struct fyn_fanout *f;
-	bool baseline;   /* the first scan: where each stream's live fan-out starts */
-};
-
 static void on_head(const char *stream, long long head, long long live_from, void *arg)
 {
-	struct heads_scan *scan = arg;
-	struct fyn_fanout *f = scan->f;
+	struct fyn_fanout *f = arg;
 	struct stream_entry *e;
+	(void)live_from;
 
 	pthread_mutex_lock(&f->lock);
 	if ((e = entry_for(f, stream))) {
-		if (scan->baseline) {
-			/* Events stored before this node started are for resume;
-			 * those stored since go out live, also those stored before
-			 * the follower first reached the database. */
-			e->published = live_from;
-		}
 		note_announced(e, head);
 	}
 	pthread_mutex_unlock(&f->lock);
+}
+
+/* One stream of a baseline, as fyn_store_heads gave it. */
+struct base_row {
+	long long head, live_from;
+	char stream[65];
+};
+
+struct baseline {
+	struct base_row *rows;
+	size_t count, cap;
+	bool failed;   /* out of memory: not applied */
+};
+
+static void on_base_row(const char *stream, long long head, long long live_from, void *arg)
+{
+	struct baseline *b = arg;
+	struct base_row *row;
+
+	if (b->failed || strlen(stream) >= sizeof(row->stream)) {
+		return;   /* a stream id is at most 64 bytes (topic levels) */
+	}
+	if (b->count == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		struct base_row *bigger = realloc(b->rows, cap * sizeof(*bigger));
+		if (!bigger) {
+			b->failed = true;
+			return;
+		}
+		b->rows = bigger;
+		b->cap = cap;
+	}
+	row = &b->rows[b->count++];
+	row->head = head;
+	row->live_from = live_from;
+	memcpy(row->stream, stream, strlen(stream) + 1);
 }
 
 /* With the lock held: marks every stream with stored events not yet published. */
@@ -340,6 +365,50 @@ static void want_behind_streams(struct fyn_fanout *f)
 			e->wanted = true;
 		}
 	}
+}
+
+enum fyn_store_status fyn_fanout_take_baseline(struct fyn_fanout *f, struct fyn_store *store,
+		char *err, size_t errlen)
+{
+	struct baseline b = { 0 };
+	enum fyn_store_status status;
+	bool wake = false;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->ready) {
+		pthread_mutex_unlock(&f->lock);
+		return FYN_STORE_OK;
+	}
+	pthread_mutex_unlock(&f->lock);
+	status = fyn_store_heads(store, fyn_now_ms() - f->started_ms, on_base_row, &b, err, errlen);
+	if (status == FYN_STORE_OK && b.failed) {
+		snprintf(err, errlen, "out of memory");
+		status = FYN_STORE_REFUSED;
+	}
+	pthread_mutex_lock(&f->lock);
+	/* Whoever has it first sets it; another taker's copy is the same (the
+	 * moment is the node's start) and nothing was published before. */
+	for (size_t i = 0; status == FYN_STORE_OK && !f->ready && i < b.count; i++) {
+		struct stream_entry *e = entry_for(f, b.rows[i].stream);
+		if (e) {
+			/* Events stored before this node started are for resume;
+			 * those stored since go out live, also those stored before
+			 * the node first reached the database. */
+			e->published = b.rows[i].live_from;
+			note_announced(e, b.rows[i].head);
+		}
+	}
+	if (status == FYN_STORE_OK && !f->ready) {
+		f->ready = true;
+		want_behind_streams(f);
+		wake = true;
+	}
+	pthread_mutex_unlock(&f->lock);
+	free(b.rows);
+	if (wake) {
+		wake_follower(f);   /* what other nodes stored since the start */
+	}
+	return status;
 }
 
 /* Every interval: a stream still behind what was announced one interval
@@ -481,28 +550,28 @@ static int follow_wanted(struct fyn_fanout *f, char *err, size_t errlen)
 	return rc;
 }
 
-/* Connects, listens, and compares every head with the gate: the first
- * time this takes the baseline, later it finds what was missed while the
- * connection was down. */
+/* Connects, listens, and compares every head with the gate (the first
+ * time this also takes the baseline, unless a writer did): finds what was
+ * missed while the connection was down. */
 static enum fyn_store_status connect_and_catch_up(struct fyn_fanout *f, char *err, size_t errlen)
 {
-	struct heads_scan scan = { f, false };
 	enum fyn_store_status status = fyn_store_connect(f->store, err, errlen);
 
 	if (status == FYN_STORE_OK) {
 		status = fyn_store_listen(f->store, IDLE_SESSION_TIMEOUT_S, err, errlen);
 	}
 	if (status == FYN_STORE_OK) {
+		bool ready;
 		pthread_mutex_lock(&f->lock);
-		scan.baseline = !f->ready;
+		ready = f->ready;
 		pthread_mutex_unlock(&f->lock);
-		status = fyn_store_heads(f->store, scan.baseline ? fyn_now_ms() - f->started_ms : -1, on_head, &scan, err, errlen);
+		status = ready ? fyn_store_heads(f->store, -1, on_head, f, err, errlen)
+			: fyn_fanout_take_baseline(f, f->store, err, errlen);
 	}
 	if (status != FYN_STORE_OK) {
 		return status;
 	}
 	pthread_mutex_lock(&f->lock);
-	f->ready = true;
 	want_behind_streams(f);
 	pthread_mutex_unlock(&f->lock);
 	return follow_wanted(f, err, errlen) < 0 ? FYN_STORE_DOWN : FYN_STORE_OK;
@@ -568,9 +637,8 @@ static void *follower_main(void *arg)
 			next_check = now + CHECK_INTERVAL_MS;
 		}
 		if (now >= next_heads) {
-			struct heads_scan scan = { f, false };
 			next_heads = now + HEADS_INTERVAL_MS;
-			if (fyn_store_heads(f->store, -1, on_head, &scan, err, sizeof(err)) != FYN_STORE_OK) {
+			if (fyn_store_heads(f->store, -1, on_head, f, err, sizeof(err)) != FYN_STORE_OK) {
 				continue;
 			}
 		}

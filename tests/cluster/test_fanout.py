@@ -8,6 +8,7 @@ import json
 import os
 import threading
 import time
+import urllib.request
 
 import psycopg2
 import pytest
@@ -151,6 +152,51 @@ def store_without_notification(postgres, rid):
     return e["id"], seq
 
 
+def delivered_by_writer(broker):
+    """How many events the node published on its writer's path, when they
+    were committed (those carry their submission's receipt time: the
+    delivery latency histogram), rather than later from the event log."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{broker.metrics_port}/metrics", timeout=5) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith("fynsync_delivery_latency_seconds_count{"):
+                return int(float(line.rsplit(" ", 1)[1]))
+    raise AssertionError("no fynsync_delivery_latency_seconds_count")
+
+
+def test_a_new_nodes_own_events_go_out_live_from_its_first_commit(postgres, nodes):
+    """Last but one: it stops the module's PostgreSQL. A node that starts
+    while the database is away has no baseline yet (where each stream's live
+    fan-out begins) when the database comes back, and its follower is still
+    backing off (up to 1 s). Its writer takes the baseline itself before its
+    first append, so the first event goes out live when committed, in order
+    after the stream's earlier events, and once."""
+    past_id, _ = store_without_notification(postgres, "x6")   # the stream has a past, for resume only
+    postgres.stop()
+    late = Broker(postgres)
+    try:
+        kds = late.client("restaurant_owner", ["x6"], sub="kds-first")
+        kds.subscribe("fynlo/v1/ev/x6/full/#")
+        till = late.client("staff", ["x6"], sub="till-first")
+        time.sleep(2)   # the follower's backoff grows to its longest
+        postgres.start()
+        before = delivered_by_writer(late)
+        first = event()
+        ack = till.submit("x6", first, timeout=20)
+        assert ack["status"] == "accepted"
+        got = events_of(kds, "x6", 1, timeout=10)
+        assert (got[0]["id"], got[0]["seq"]) == (first["id"], ack["seq"]) and past_id != first["id"]
+        deadline = time.time() + 5   # the endpoint's snapshot is renewed once a second
+        while delivered_by_writer(late) == before and time.time() < deadline:
+            time.sleep(0.2)
+        assert delivered_by_writer(late) == before + 1, "published late, from the event log"
+        assert kds.drain(1.5) == []   # once: the follower, back, does not publish it again
+        till.close()
+        kds.close()
+        late.assert_clean_exit()
+    finally:
+        late.destroy()
+
+
 def test_a_node_started_while_the_database_was_away_publishes_what_was_stored_since(postgres, nodes):
     """Last: it stops the module's PostgreSQL. The event is stored before
     the new node's follower first reaches the database, so taking the heads
@@ -171,3 +217,4 @@ def test_a_node_started_while_the_database_was_away_publishes_what_was_stored_si
         late.assert_clean_exit()
     finally:
         late.destroy()
+
