@@ -22,6 +22,7 @@
 
 #include "clock.h"
 #include "store.h"
+#include "timestamp.h"
 
 /* uthash would exit() on OOM; an entry that cannot be added is left out
  * (its stream is then published from the log by the next heads check). */
@@ -41,6 +42,9 @@ static bool hash_add_failed;
 #define PAGE_SIZE 500
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 1000
+/* Follower pages handed to the outbox and not yet published: wait_for_broker
+ * lets at most two be, so this ring of their commit times never wraps. */
+#define PAGES_IN_FLIGHT 4
 
 struct stream_entry {
 	UT_hash_handle hh;
@@ -54,19 +58,29 @@ struct stream_entry {
 };
 
 struct fyn_fanout {
-	char node[33];
+	/* Widest fields first: the struct is packed without holes. */
 	struct fyn_store *store;        /* follower thread only */
 	struct fyn_outbox *outbox;
 	pthread_t thread;
+	/* The commit time (recorded_at, wall ms) of each follower page not yet
+	 * published, of its oldest event, by push order: the follower writes a
+	 * slot before it pushes, the broker thread reads it once the page is
+	 * published (the lag). */
+	atomic_llong page_recorded_ms[PAGES_IN_FLIGHT];
+	atomic_llong lag_ms;            /* of the latest page published; -1: none yet */
+	atomic_uint pages_pushed, pages_published;
 	int wake_fd;                    /* eventfd: a stream is wanted, or stop */
-	atomic_bool stopping;
 	atomic_int unpublished_pages;   /* follower pages not yet published by the broker */
+	char node[33];
+	atomic_bool stopping;
+	bool connected_once;            /* follower thread only: a later connect is a reconnect */
 	pthread_mutex_t lock;           /* guards everything below */
 	struct stream_entry *streams;
 	long long started_ms;           /* fyn_now_ms() at the start: live fan-out begins with what was stored after */
-	bool ready;                     /* the baseline (where each stream's live fan-out starts) is taken */
-	unsigned round;
+	struct fyn_fanout_stats stats;  /* lag_s aside */
 	struct fyn_views *views;
+	unsigned round;
+	bool ready;                     /* the baseline (where each stream's live fan-out starts) is taken */
 };
 
 static void wake_follower(struct fyn_fanout *f)
@@ -296,6 +310,7 @@ static void on_notification(const char *payload, void *arg)
 		return;
 	}
 	pthread_mutex_lock(&f->lock);
+	f->stats.notifications++;
 	if ((e = entry_for(f, stream))) {
 		note_announced(e, seq);
 		/* Another node's commit: read it now. Our own is the writer's to
@@ -307,14 +322,21 @@ static void on_notification(const char *payload, void *arg)
 	pthread_mutex_unlock(&f->lock);
 }
 
+struct heads_scan {
+	struct fyn_fanout *f;
+	bool gap;   /* a head no notification or offer had announced */
+};
+
 static void on_head(const char *stream, long long head, long long live_from, void *arg)
 {
-	struct fyn_fanout *f = arg;
+	struct heads_scan *scan = arg;
+	struct fyn_fanout *f = scan->f;
 	struct stream_entry *e;
 	(void)live_from;
 
 	pthread_mutex_lock(&f->lock);
 	if ((e = entry_for(f, stream))) {
+		scan->gap = scan->gap || head > e->announced;
 		note_announced(e, head);
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -429,7 +451,29 @@ static void mark_stale(struct fyn_fanout *f)
 
 static void page_published(void *arg)
 {
-	atomic_fetch_sub((atomic_int *)arg, 1);
+	struct fyn_fanout *f = arg;
+	unsigned slot = atomic_fetch_add(&f->pages_published, 1) % PAGES_IN_FLIGHT;
+	long long recorded = atomic_load(&f->page_recorded_ms[slot]);
+
+	if (recorded > 0) {
+		long long lag = fyn_wall_ms() - recorded;
+		atomic_store(&f->lag_ms, lag > 0 ? lag : 0);
+	}
+	atomic_fetch_sub(&f->unpublished_pages, 1);
+}
+
+/* An event text's recorded_at (the database's clock when it was stored,
+ * just before its commit) as wall ms; 0 when unreadable. */
+static long long recorded_ms(const char *event_text)
+{
+	json_t *event = json_loads(event_text, 0, NULL);
+	long long ms = 0;
+
+	if (fyn_timestamp_parse_ms(json_string_value(json_object_get(event, "recorded_at")), &ms) != 0) {
+		ms = 0;
+	}
+	json_decref(event);
+	return ms;
 }
 
 /* Waits until the broker has published all but at most one page, so a long
@@ -470,7 +514,7 @@ static enum fyn_store_status follow_stream(struct fyn_fanout *f, const char *str
 		struct fyn_completion *c;
 		struct stream_entry *e;
 		enum fyn_store_status status;
-		long long base;
+		long long base, recorded;
 		bool moved, full;
 
 		pthread_mutex_lock(&f->lock);
@@ -486,6 +530,7 @@ static enum fyn_store_status follow_stream(struct fyn_fanout *f, const char *str
 			return status;
 		}
 		c = build_page(f, &page);
+		recorded = recorded_ms(page.rows[0].event);
 		if (!c || !wait_for_broker(f)) {
 			fyn_completion_free(c);
 			fyn_replay_page_clear(&page);
@@ -495,8 +540,10 @@ static enum fyn_store_status follow_stream(struct fyn_fanout *f, const char *str
 		moved = e->published != base;   /* a writer published meanwhile: read again from there */
 		if (!moved) {
 			c->after_publish = page_published;
-			c->after_publish_arg = &f->unpublished_pages;
+			c->after_publish_arg = f;
+			atomic_store(&f->page_recorded_ms[atomic_fetch_add(&f->pages_pushed, 1) % PAGES_IN_FLIGHT], recorded);
 			atomic_fetch_add(&f->unpublished_pages, 1);
+			f->stats.events += page.count;
 			fyn_outbox_push(f->outbox, c);
 			e->published = page.rows[page.count - 1].seq;
 		}
@@ -565,7 +612,8 @@ static enum fyn_store_status connect_and_catch_up(struct fyn_fanout *f, char *er
 		pthread_mutex_lock(&f->lock);
 		ready = f->ready;
 		pthread_mutex_unlock(&f->lock);
-		status = ready ? fyn_store_heads(f->store, -1, on_head, f, err, errlen)
+		struct heads_scan scan = { f, false };
+		status = ready ? fyn_store_heads(f->store, -1, on_head, &scan, err, errlen)
 			: fyn_fanout_take_baseline(f, f->store, err, errlen);
 	}
 	if (status != FYN_STORE_OK) {
@@ -627,6 +675,12 @@ static void *follower_main(void *arg)
 			if (down) {
 				log_line(f, FYN_LOG_NOTICE, "fynsync: fan-out: following the event log again.");
 			}
+			if (f->connected_once) {
+				pthread_mutex_lock(&f->lock);
+				f->stats.reconnects++;
+				pthread_mutex_unlock(&f->lock);
+			}
+			f->connected_once = true;
 			down = false;
 			backoff = BACKOFF_FIRST_MS;
 			next_check = now + CHECK_INTERVAL_MS;
@@ -637,9 +691,17 @@ static void *follower_main(void *arg)
 			next_check = now + CHECK_INTERVAL_MS;
 		}
 		if (now >= next_heads) {
+			struct heads_scan scan = { f, false };
 			next_heads = now + HEADS_INTERVAL_MS;
-			if (fyn_store_heads(f->store, -1, on_head, f, err, sizeof(err)) != FYN_STORE_OK) {
+			/* Notifications first, so that a head they announce is no gap. */
+			if (fyn_store_notifications(f->store, on_notification, f, err, sizeof(err)) != FYN_STORE_OK
+					|| fyn_store_heads(f->store, -1, on_head, &scan, err, sizeof(err)) != FYN_STORE_OK) {
 				continue;
+			}
+			if (scan.gap) {
+				pthread_mutex_lock(&f->lock);
+				f->stats.gap_polls++;
+				pthread_mutex_unlock(&f->lock);
 			}
 		}
 		/* Notifications that arrived during the reads are already buffered
@@ -698,6 +760,7 @@ struct fyn_fanout *fyn_fanout_start(const char *conninfo, struct fyn_views *view
 	pthread_mutex_init(&f->lock, NULL);
 	make_node_tag(f->node);
 	f->started_ms = fyn_now_ms();
+	atomic_store(&f->lag_ms, -1);
 	f->outbox = outbox;
 	f->views = fyn_views_ref(views);
 	f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -734,4 +797,13 @@ void fyn_fanout_set_views(struct fyn_fanout *f, struct fyn_views *views)
 	f->views = fyn_views_ref(views);
 	pthread_mutex_unlock(&f->lock);
 	fyn_views_unref(old);
+}
+
+void fyn_fanout_stats(struct fyn_fanout *f, struct fyn_fanout_stats *out)
+{
+	long long lag = atomic_load(&f->lag_ms);
+	pthread_mutex_lock(&f->lock);
+	*out = f->stats;
+	pthread_mutex_unlock(&f->lock);
+	out->lag_s = lag >= 0 ? (double)lag / 1000.0 : 0;
 }

@@ -67,6 +67,18 @@ void fyn_fanout_offer_result(struct fyn_fanout *f, struct fyn_job *const *jobs, 
 enum fyn_store_status fyn_fanout_take_baseline(struct fyn_fanout *f, struct fyn_store *store,
 		char *err, size_t errlen);
 
+/* The follower's counters, since the start (docs/operations.md, "Metrics"). */
+struct fyn_fanout_stats {
+	unsigned long long events;         /* published from the event log: other nodes' and unoffered own ones */
+	unsigned long long notifications;  /* fynsync_events notifications received */
+	unsigned long long gap_polls;      /* periodic heads comparisons that found a head nobody announced */
+	unsigned long long reconnects;     /* connects after the first */
+	double lag_s;                      /* recorded_at -> published, of the oldest event of the latest page; 0: none yet */
+};
+
+/* Any thread (the broker's, for the metrics). */
+void fyn_fanout_stats(struct fyn_fanout *f, struct fyn_fanout_stats *out);
+
 /* Broker thread: views used for events published from now on. */
 void fyn_fanout_set_views(struct fyn_fanout *f, struct fyn_views *views);
 
