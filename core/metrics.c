@@ -202,6 +202,17 @@ char *fyn_metrics_prometheus(const struct fyn_metrics *m, const char *node)
 	counter(&t, "fynsync_replays_total", "Streams replayed (ctl/resume and automatic resume).", m->replays);
 	counter(&t, "fynsync_replayed_events_total", "Events sent in replays.", m->replayed_events);
 	counter(&t, "fynsync_snapshots_total", "Snapshot requests.", m->snapshots);
+	counter(&t, "fynsync_fanout_events_total",
+			"Events the follower published from the event log (other nodes' events, and own ones the writer did not).",
+			m->fanout_events);
+	counter(&t, "fynsync_fanout_notifications_total", "Notifications of stored events the follower received.",
+			m->fanout_notifications);
+	counter(&t, "fynsync_fanout_gap_polls_total",
+			"Periodic head comparisons that found an event no notification had announced.", m->fanout_gap_polls);
+	counter(&t, "fynsync_fanout_reconnects_total", "Reconnects of the follower to PostgreSQL.", m->fanout_reconnects);
+	gauge(&t, "fynsync_fanout_lag_seconds",
+			"From commit to publication on this node of the oldest event of the follower's latest page; 0 before the first.",
+			m->fanout_lag_s);
 	gauge(&t, "fynsync_conflict_ratio", "Submissions answered conflict, of all answered, over the alert window.",
 			m->window.conflict_rate);
 	gauge(&t, "fynsync_alert_window_seconds", "The alert window.", m->alert_window_s);
@@ -239,7 +250,7 @@ char *fyn_metrics_json(const struct fyn_metrics *m, const char *node)
 	/* The first seven keys are the contract's original set. */
 	return fyn_json_text(json_pack("{s:I, s:I, s:b, s:I, s:I, s:I, s:I, s:s,"
 			" s:{s:I, s:I, s:I, s:I}, s:I, s:I, s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:f,"
-			" s:{s:o, s:o, s:o, s:f}, s:I, s:{s:I, s:I, s:I}, s:{s:i, s:f}, s:o}",
+			" s:{s:o, s:o, s:o, s:f}, s:I, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:f}, s:{s:i, s:f}, s:o}",
 			"at", (json_int_t)m->at,
 			"clients", (json_int_t)m->connections_active,
 			"store_up", m->store_up,
@@ -262,6 +273,9 @@ char *fyn_metrics_json(const struct fyn_metrics *m, const char *node)
 			"events_delivered", (json_int_t)m->events_delivered,
 			"replays", "streams", (json_int_t)m->replays, "events", (json_int_t)m->replayed_events,
 			"snapshots", (json_int_t)m->snapshots,
+			"fanout", "events", (json_int_t)m->fanout_events, "notifications", (json_int_t)m->fanout_notifications,
+			"gap_polls", (json_int_t)m->fanout_gap_polls, "reconnects", (json_int_t)m->fanout_reconnects,
+			"lag_s", m->fanout_lag_s,
 			"window", "seconds", m->alert_window_s, "conflict_rate", m->window.conflict_rate,
 			"alerts", alerts_json(m)));
 }

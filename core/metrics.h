@@ -62,6 +62,12 @@ struct fyn_metrics {
 	unsigned long long replays;                     /* streams replayed: ctl/resume and automatic resume */
 	unsigned long long replayed_events;
 	unsigned long long snapshots;
+	/* cross-node fan-out: the follower (workers/fanout.h) */
+	unsigned long long fanout_events;               /* published from the event log: other nodes' events, mostly */
+	unsigned long long fanout_notifications;        /* fynsync_events notifications received */
+	unsigned long long fanout_gap_polls;            /* periodic heads comparisons that found an unannounced event */
+	unsigned long long fanout_reconnects;           /* the follower's reconnects to PostgreSQL */
+	double fanout_lag_s;                            /* recorded_at -> published, latest page; 0: none yet */
 	/* alerts (core/alerts.h), over the alert window */
 	int alert_window_s;
 	struct fyn_alert_values window;

@@ -144,8 +144,10 @@ static void snapshot(struct fyn_hub *hub, long long now_ms, struct fyn_metrics *
 {
 	const struct fyn_hub_metrics *m = &hub->metrics;
 	struct fyn_pipeline_stats stats;
+	struct fyn_fanout_stats follower;
 
 	fyn_pipeline_stats(hub->pipeline, &stats);
+	fyn_fanout_stats(hub->fanout, &follower);
 	memset(out, 0, sizeof(*out));
 	out->at = (long long)time(NULL);
 	out->connections_active = fyn_sessions_count(&hub->sessions);
@@ -172,6 +174,11 @@ static void snapshot(struct fyn_hub *hub, long long now_ms, struct fyn_metrics *
 	out->replays = m->replays;
 	out->replayed_events = m->replayed_events;
 	out->snapshots = m->snapshots;
+	out->fanout_events = follower.events;
+	out->fanout_notifications = follower.notifications;
+	out->fanout_gap_polls = follower.gap_polls;
+	out->fanout_reconnects = follower.reconnects;
+	out->fanout_lag_s = follower.lag_s;
 	out->alert_window_s = hub->config.alert_window_s;
 }
 

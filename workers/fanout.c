@@ -22,6 +22,7 @@
 
 #include "clock.h"
 #include "store.h"
+#include "timestamp.h"
 #include "view_text.h"
 
 /* uthash would exit() on OOM; an entry that cannot be added is left out
@@ -42,6 +43,9 @@ static bool hash_add_failed;
 #define PAGE_SIZE 500
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 1000
+/* Follower pages handed to the outbox and not yet published: wait_for_broker
+ * lets at most two be, so this ring of their commit times never wraps. */
+#define PAGES_IN_FLIGHT 4
 
 struct stream_entry {
 	UT_hash_handle hh;
@@ -55,19 +59,29 @@ struct stream_entry {
 };
 
 struct fyn_fanout {
-	char node[33];
+	/* Widest fields first: the struct is packed without holes. */
 	struct fyn_store *store;        /* follower thread only */
 	struct fyn_outbox *outbox;
 	pthread_t thread;
+	/* The commit time (recorded_at, wall ms) of each follower page not yet
+	 * published, of its oldest event, by push order: the follower writes a
+	 * slot before it pushes, the broker thread reads it once the page is
+	 * published (the lag). */
+	atomic_llong page_recorded_ms[PAGES_IN_FLIGHT];
+	atomic_llong lag_ms;            /* of the latest page published; -1: none yet */
+	atomic_uint pages_pushed, pages_published;
 	int wake_fd;                    /* eventfd: a stream is wanted, or stop */
-	atomic_bool stopping;
 	atomic_int unpublished_pages;   /* follower pages not yet published by the broker */
+	char node[33];
+	atomic_bool stopping;
+	bool connected_once;            /* follower thread only: a later connect is a reconnect */
 	pthread_mutex_t lock;           /* guards everything below */
 	struct stream_entry *streams;
 	long long started_ms;           /* fyn_now_ms() at the start: live fan-out begins with what was stored after */
-	bool ready;                     /* the baseline (where each stream's live fan-out starts) is taken */
-	unsigned round;
+	struct fyn_fanout_stats stats;  /* lag_s aside */
 	struct fyn_views *views;
+	unsigned round;
+	bool ready;                     /* the baseline (where each stream's live fan-out starts) is taken */
 };
 
 static void wake_follower(struct fyn_fanout *f)
@@ -308,6 +322,7 @@ static void on_notification(const char *payload, void *arg)
 		return;
 	}
 	pthread_mutex_lock(&f->lock);
+	f->stats.notifications++;
 	if ((e = entry_for(f, stream))) {
 		note_announced(e, seq);
 		/* Another node's commit: read it now. Our own is the writer's to
@@ -321,7 +336,7 @@ static void on_notification(const char *payload, void *arg)
 
 struct heads_scan {
 	struct fyn_fanout *f;
-	bool baseline;   /* the first scan: where each stream's live fan-out starts */
+	bool gap;   /* a head no notification or offer had announced */
 };
 
 static void on_head(const char *stream, long long head, long long live_from, void *arg)
@@ -329,18 +344,50 @@ static void on_head(const char *stream, long long head, long long live_from, voi
 	struct heads_scan *scan = arg;
 	struct fyn_fanout *f = scan->f;
 	struct stream_entry *e;
+	(void)live_from;
 
 	pthread_mutex_lock(&f->lock);
 	if ((e = entry_for(f, stream))) {
-		if (scan->baseline) {
-			/* Events stored before this node started are for resume;
-			 * those stored since go out live, also those stored before
-			 * the follower first reached the database. */
-			e->published = live_from;
-		}
+		scan->gap = scan->gap || head > e->announced;
 		note_announced(e, head);
 	}
 	pthread_mutex_unlock(&f->lock);
+}
+
+/* One stream of a baseline, as fyn_store_heads gave it. */
+struct base_row {
+	long long head, live_from;
+	char stream[65];
+};
+
+struct baseline {
+	struct base_row *rows;
+	size_t count, cap;
+	bool failed;   /* out of memory: not applied */
+};
+
+static void on_base_row(const char *stream, long long head, long long live_from, void *arg)
+{
+	struct baseline *b = arg;
+	struct base_row *row;
+
+	if (b->failed || strlen(stream) >= sizeof(row->stream)) {
+		return;   /* a stream id is at most 64 bytes (topic levels) */
+	}
+	if (b->count == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		struct base_row *bigger = realloc(b->rows, cap * sizeof(*bigger));
+		if (!bigger) {
+			b->failed = true;
+			return;
+		}
+		b->rows = bigger;
+		b->cap = cap;
+	}
+	row = &b->rows[b->count++];
+	row->head = head;
+	row->live_from = live_from;
+	memcpy(row->stream, stream, strlen(stream) + 1);
 }
 
 /* With the lock held: marks every stream with stored events not yet published. */
@@ -352,6 +399,50 @@ static void want_behind_streams(struct fyn_fanout *f)
 			e->wanted = true;
 		}
 	}
+}
+
+enum fyn_store_status fyn_fanout_take_baseline(struct fyn_fanout *f, struct fyn_store *store,
+		char *err, size_t errlen)
+{
+	struct baseline b = { 0 };
+	enum fyn_store_status status;
+	bool wake = false;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->ready) {
+		pthread_mutex_unlock(&f->lock);
+		return FYN_STORE_OK;
+	}
+	pthread_mutex_unlock(&f->lock);
+	status = fyn_store_heads(store, fyn_now_ms() - f->started_ms, on_base_row, &b, err, errlen);
+	if (status == FYN_STORE_OK && b.failed) {
+		snprintf(err, errlen, "out of memory");
+		status = FYN_STORE_REFUSED;
+	}
+	pthread_mutex_lock(&f->lock);
+	/* Whoever has it first sets it; another taker's copy is the same (the
+	 * moment is the node's start) and nothing was published before. */
+	for (size_t i = 0; status == FYN_STORE_OK && !f->ready && i < b.count; i++) {
+		struct stream_entry *e = entry_for(f, b.rows[i].stream);
+		if (e) {
+			/* Events stored before this node started are for resume;
+			 * those stored since go out live, also those stored before
+			 * the node first reached the database. */
+			e->published = b.rows[i].live_from;
+			note_announced(e, b.rows[i].head);
+		}
+	}
+	if (status == FYN_STORE_OK && !f->ready) {
+		f->ready = true;
+		want_behind_streams(f);
+		wake = true;
+	}
+	pthread_mutex_unlock(&f->lock);
+	free(b.rows);
+	if (wake) {
+		wake_follower(f);   /* what other nodes stored since the start */
+	}
+	return status;
 }
 
 /* Every interval: a stream still behind what was announced one interval
@@ -372,7 +463,29 @@ static void mark_stale(struct fyn_fanout *f)
 
 static void page_published(void *arg)
 {
-	atomic_fetch_sub((atomic_int *)arg, 1);
+	struct fyn_fanout *f = arg;
+	unsigned slot = atomic_fetch_add(&f->pages_published, 1) % PAGES_IN_FLIGHT;
+	long long recorded = atomic_load(&f->page_recorded_ms[slot]);
+
+	if (recorded > 0) {
+		long long lag = fyn_wall_ms() - recorded;
+		atomic_store(&f->lag_ms, lag > 0 ? lag : 0);
+	}
+	atomic_fetch_sub(&f->unpublished_pages, 1);
+}
+
+/* An event text's recorded_at (the database's clock when it was stored,
+ * just before its commit) as wall ms; 0 when unreadable. */
+static long long recorded_ms(const char *event_text)
+{
+	json_t *event = json_loads(event_text, 0, NULL);
+	long long ms = 0;
+
+	if (fyn_timestamp_parse_ms(json_string_value(json_object_get(event, "recorded_at")), &ms) != 0) {
+		ms = 0;
+	}
+	json_decref(event);
+	return ms;
 }
 
 /* Waits until the broker has published all but at most one page, so a long
@@ -411,7 +524,7 @@ static enum fyn_store_status follow_stream(struct fyn_fanout *f, const char *str
 		struct fyn_completion *c;
 		struct stream_entry *e;
 		enum fyn_store_status status;
-		long long base;
+		long long base, recorded;
 		bool moved, full;
 
 		pthread_mutex_lock(&f->lock);
@@ -427,6 +540,7 @@ static enum fyn_store_status follow_stream(struct fyn_fanout *f, const char *str
 			return status;
 		}
 		c = build_page(f, &page);
+		recorded = recorded_ms(page.rows[0].event);
 		if (!c || !wait_for_broker(f)) {
 			fyn_completion_free(c);
 			fyn_replay_page_clear(&page);
@@ -436,8 +550,10 @@ static enum fyn_store_status follow_stream(struct fyn_fanout *f, const char *str
 		moved = e->published != base;   /* a writer published meanwhile: read again from there */
 		if (!moved) {
 			c->after_publish = page_published;
-			c->after_publish_arg = &f->unpublished_pages;
+			c->after_publish_arg = f;
+			atomic_store(&f->page_recorded_ms[atomic_fetch_add(&f->pages_pushed, 1) % PAGES_IN_FLIGHT], recorded);
 			atomic_fetch_add(&f->unpublished_pages, 1);
+			f->stats.events += page.count;
 			fyn_outbox_push(f->outbox, c);
 			e->published = page.rows[page.count - 1].seq;
 		}
@@ -491,28 +607,29 @@ static int follow_wanted(struct fyn_fanout *f, char *err, size_t errlen)
 	return rc;
 }
 
-/* Connects, listens, and compares every head with the gate: the first
- * time this takes the baseline, later it finds what was missed while the
- * connection was down. */
+/* Connects, listens, and compares every head with the gate (the first
+ * time this also takes the baseline, unless a writer did): finds what was
+ * missed while the connection was down. */
 static enum fyn_store_status connect_and_catch_up(struct fyn_fanout *f, char *err, size_t errlen)
 {
-	struct heads_scan scan = { f, false };
 	enum fyn_store_status status = fyn_store_connect(f->store, err, errlen);
 
 	if (status == FYN_STORE_OK) {
 		status = fyn_store_listen(f->store, IDLE_SESSION_TIMEOUT_S, err, errlen);
 	}
 	if (status == FYN_STORE_OK) {
+		bool ready;
 		pthread_mutex_lock(&f->lock);
-		scan.baseline = !f->ready;
+		ready = f->ready;
 		pthread_mutex_unlock(&f->lock);
-		status = fyn_store_heads(f->store, scan.baseline ? fyn_now_ms() - f->started_ms : -1, on_head, &scan, err, errlen);
+		struct heads_scan scan = { f, false };
+		status = ready ? fyn_store_heads(f->store, -1, on_head, &scan, err, errlen)
+			: fyn_fanout_take_baseline(f, f->store, err, errlen);
 	}
 	if (status != FYN_STORE_OK) {
 		return status;
 	}
 	pthread_mutex_lock(&f->lock);
-	f->ready = true;
 	want_behind_streams(f);
 	pthread_mutex_unlock(&f->lock);
 	return follow_wanted(f, err, errlen) < 0 ? FYN_STORE_DOWN : FYN_STORE_OK;
@@ -568,6 +685,12 @@ static void *follower_main(void *arg)
 			if (down) {
 				log_line(f, FYN_LOG_NOTICE, "fynsync: fan-out: following the event log again.");
 			}
+			if (f->connected_once) {
+				pthread_mutex_lock(&f->lock);
+				f->stats.reconnects++;
+				pthread_mutex_unlock(&f->lock);
+			}
+			f->connected_once = true;
 			down = false;
 			backoff = BACKOFF_FIRST_MS;
 			next_check = now + CHECK_INTERVAL_MS;
@@ -580,8 +703,15 @@ static void *follower_main(void *arg)
 		if (now >= next_heads) {
 			struct heads_scan scan = { f, false };
 			next_heads = now + HEADS_INTERVAL_MS;
-			if (fyn_store_heads(f->store, -1, on_head, &scan, err, sizeof(err)) != FYN_STORE_OK) {
+			/* Notifications first, so that a head they announce is no gap. */
+			if (fyn_store_notifications(f->store, on_notification, f, err, sizeof(err)) != FYN_STORE_OK
+					|| fyn_store_heads(f->store, -1, on_head, &scan, err, sizeof(err)) != FYN_STORE_OK) {
 				continue;
+			}
+			if (scan.gap) {
+				pthread_mutex_lock(&f->lock);
+				f->stats.gap_polls++;
+				pthread_mutex_unlock(&f->lock);
 			}
 		}
 		/* Notifications that arrived during the reads are already buffered
@@ -640,6 +770,7 @@ struct fyn_fanout *fyn_fanout_start(const char *conninfo, struct fyn_views *view
 	pthread_mutex_init(&f->lock, NULL);
 	make_node_tag(f->node);
 	f->started_ms = fyn_now_ms();
+	atomic_store(&f->lag_ms, -1);
 	f->outbox = outbox;
 	f->views = fyn_views_ref(views);
 	f->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -676,4 +807,13 @@ void fyn_fanout_set_views(struct fyn_fanout *f, struct fyn_views *views)
 	f->views = fyn_views_ref(views);
 	pthread_mutex_unlock(&f->lock);
 	fyn_views_unref(old);
+}
+
+void fyn_fanout_stats(struct fyn_fanout *f, struct fyn_fanout_stats *out)
+{
+	long long lag = atomic_load(&f->lag_ms);
+	pthread_mutex_lock(&f->lock);
+	*out = f->stats;
+	pthread_mutex_unlock(&f->lock);
+	out->lag_s = lag >= 0 ? (double)lag / 1000.0 : 0;
 }

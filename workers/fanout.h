@@ -36,6 +36,7 @@
 
 #include "batch.h"
 #include "outbox.h"
+#include "store.h"
 #include "views.h"
 
 struct fyn_fanout;
@@ -56,6 +57,27 @@ const char *fyn_fanout_node(const struct fyn_fanout *f);
  * event's first publish carries its job's received_ms (delivery latency). */
 void fyn_fanout_offer_result(struct fyn_fanout *f, struct fyn_job *const *jobs, size_t count,
 		const struct fyn_append_result *result);
+
+/* Writer threads and the follower: takes the baseline (where each stream's
+ * live fan-out starts: after the last seq recorded before this node
+ * started) on store's connection, unless it was taken already. Until it is,
+ * every stored event is left to the follower; a writer takes it before its
+ * first append, so the node's own events go out live from its first commit.
+ * FYN_STORE_OK also when it was taken already. */
+enum fyn_store_status fyn_fanout_take_baseline(struct fyn_fanout *f, struct fyn_store *store,
+		char *err, size_t errlen);
+
+/* The follower's counters, since the start (docs/operations.md, "Metrics"). */
+struct fyn_fanout_stats {
+	unsigned long long events;         /* published from the event log: other nodes' and unoffered own ones */
+	unsigned long long notifications;  /* fynsync_events notifications received */
+	unsigned long long gap_polls;      /* periodic heads comparisons that found a head nobody announced */
+	unsigned long long reconnects;     /* connects after the first */
+	double lag_s;                      /* recorded_at -> published, of the oldest event of the latest page; 0: none yet */
+};
+
+/* Any thread (the broker's, for the metrics). */
+void fyn_fanout_stats(struct fyn_fanout *f, struct fyn_fanout_stats *out);
 
 /* Broker thread: views used for events published from now on. */
 void fyn_fanout_set_views(struct fyn_fanout *f, struct fyn_views *views);

@@ -280,6 +280,10 @@ static enum attempt_outcome attempt(struct fyn_writer *w, struct fyn_job **jobs,
 	note_call(w, fyn_now_ms(), -1);
 	status = fyn_store_connect(w->store, err, sizeof(err));
 	if (status == FYN_STORE_OK) {
+		/* Without the baseline the gate leaves this batch's events to the
+		 * follower (late, though never lost): take it first. If it fails,
+		 * the append still goes ahead. */
+		(void)fyn_fanout_take_baseline(p->config.fanout, w->store, err, sizeof(err));
 		char *text = fyn_batch_text(jobs, count);
 		if (!text) {
 			note_call(w, 0, -1);
@@ -374,6 +378,8 @@ static void *writer_main(void *arg)
 	note_call(w, fyn_now_ms(), -1);
 	if (fyn_store_connect(w->store, err, sizeof(err)) != FYN_STORE_OK) {
 		note_store_down(w, err);
+	} else {
+		(void)fyn_fanout_take_baseline(p->config.fanout, w->store, err, sizeof(err));
 	}
 	note_call(w, 0, -1);
 	while ((count = fyn_workqueue_wait_take_lanes(&p->jobs, taken, p->config.max_batch,

@@ -11,6 +11,7 @@ Under load (tills on both nodes submitting, kitchen displays on both):
   is stored exactly once; every display holds exactly the store's sequence
   once duplicate seqs are dropped."""
 
+import glob
 import json
 import os
 import shutil
@@ -77,8 +78,19 @@ class Cluster:
     def run(self, *args, timeout=240, check=True):
         done = subprocess.run([FYNSYNC, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
         if check:
-            assert done.returncode == 0, f"./fynsync {' '.join(args)}: {done.stdout}{done.stderr}"
+            assert done.returncode == 0, f"./fynsync {' '.join(args)}: {done.stdout}{done.stderr}{self.log_tails()}"
         return done
+
+    def log_tails(self, lines=40):
+        """The end of every server's and node's log: the var directory is
+        removed after the test, and a failed start says only which log."""
+        out = []
+        for path in sorted(glob.glob(os.path.join(self.var, "cluster", "pgaf", "*.log"))
+                           + glob.glob(os.path.join(self.var, "cluster", "node*", "log", "mosquitto.log"))):
+            with open(path, errors="replace") as f:
+                tail = f.readlines()[-lines:]
+            out.append(f"\n--- {os.path.relpath(path, self.var)} ---\n" + "".join(tail))
+        return "".join(out)
 
     def cli(self, *args, check=True):
         done = subprocess.run([os.path.join(SOURCE_DIR, "tools", "cli", "cluster.sh"), *args], env=self.env,
@@ -256,7 +268,14 @@ class Display(Device):
 def cluster():
     c = Cluster()
     try:
-        c.run("start", "--nodes", "2")
+        said = c.run("start", "--nodes", "2").stderr
+        # An operator is told where each node is and which server is primary.
+        for k in range(c.nodes):
+            p = {name: port + k for name, port in c.ports.items()}
+            assert (f"node {k}: mqtt://127.0.0.1:{p['FYNSYNC_MQTT_PORT']}  ws://127.0.0.1:{p['FYNSYNC_WS_PORT']}"
+                    f"  pages http://127.0.0.1:{p['FYNSYNC_WS_PORT']}/platform.html"
+                    f"  metrics http://127.0.0.1:{p['FYNSYNC_METRICS_PORT']}/metrics") in said, said
+        assert f"database primary: pg0, port {c.ports['FYNSYNC_PG_PORT']}" in said, said
         yield c
     finally:
         c.destroy()
@@ -312,7 +331,8 @@ def check_store_and_displays(cluster, tills, shows):
     stored = {i: s for s, i in rows}
     # Every event ever answered `accepted` is stored exactly once (ids are
     # unique), with the seq its ack named; seq is gap-free.
-    assert all(stored.get(i) == s for i, s in accepted.items())
+    wrong = [(i, s, stored.get(i)) for i, s in accepted.items() if stored.get(i) != s]
+    assert not wrong, f"accepted (id, ack seq, stored seq): {wrong[:10]}"
     assert [s for s, _ in rows] == list(range(1, len(rows) + 1))
     deadline = time.time() + 30
     for d in shows:
@@ -323,7 +343,9 @@ def check_store_and_displays(cluster, tills, shows):
                 break
             time.sleep(0.2)
         assert not d.conflicts, d.conflicts[:5]
-        assert sorted(got.items()) == rows, f"{d.sub}: {len(got)} of {len(rows)} events"
+        missing = [s for s, _ in rows if s not in got]
+        extra = sorted(set(got) - {s for s, _ in rows})
+        assert sorted(got.items()) == rows, f"{d.sub}: {len(got)} of {len(rows)} events, missing {missing[:20]}, not stored {extra[:20]} ({cluster.var})"
     return len(accepted)
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import threading
 import time
+import urllib.request
 
 import psycopg2
 import pytest
@@ -53,6 +54,34 @@ def stored(postgres, rid):
     return postgres.query("SELECT seq, id::text FROM events WHERE restaurant = %s ORDER BY seq", rid)
 
 
+def metrics(broker):
+    """The node's unlabelled samples (but for node) from GET /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{broker.metrics_port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    return {line.split("{", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if not line.startswith("#") and "{node=" in line and "," not in line.split("}", 1)[0]}
+
+
+def metrics_after(broker, until, timeout=5):
+    """The metrics once until(metrics) holds (the endpoint's snapshot is
+    renewed once a second), or the last ones."""
+    deadline = time.time() + timeout
+    while True:
+        m = metrics(broker)
+        if until(m) or time.time() > deadline:
+            return m
+        time.sleep(0.2)
+
+
+def delivered_by_writer(m):
+    """Events published on the writer's path, when committed: those carry
+    their submission's receipt time (the delivery latency histogram), those
+    published later from the event log do not."""
+    return m["fynsync_delivery_latency_seconds_count"]
+
+
+
+
 def test_an_event_accepted_on_one_node_reaches_subscribers_of_the_other(nodes, postgres):
     a, b = nodes
     kds_b = b.client("restaurant_owner", ["x1"], sub="kds-b")
@@ -61,6 +90,7 @@ def test_an_event_accepted_on_one_node_reaches_subscribers_of_the_other(nodes, p
     kds_a.subscribe("fynlo/v1/ev/x1/full/#")
     till_a = a.client("staff", ["x1"], sub="till-a")
     till_b = b.client("staff", ["x1"], sub="till-b")
+    before = [metrics(n) for n in nodes]
 
     first = till_a.submit("x1", event())
     second = till_b.submit("x1", event())
@@ -70,6 +100,13 @@ def test_an_event_accepted_on_one_node_reaches_subscribers_of_the_other(nodes, p
         got = events_of(kds, "x1", 2)
         assert [e["seq"] for e in got] == [first["seq"], second["seq"]]
         assert kds.drain(0.5) == []   # once each
+    # Each node's follower published the other's event, told by a notification.
+    for n, was in zip(nodes, before):
+        m = metrics_after(n, lambda m: m["fynsync_fanout_events_total"] > was["fynsync_fanout_events_total"])
+        assert m["fynsync_fanout_events_total"] - was["fynsync_fanout_events_total"] == 1
+        assert m["fynsync_fanout_notifications_total"] - was["fynsync_fanout_notifications_total"] >= 2
+        assert 0 <= m["fynsync_fanout_lag_seconds"] < 5   # recorded_at has milliseconds: 0 is possible
+        assert delivered_by_writer(m) - delivered_by_writer(was) == 1   # its own, from its writer
     for c in (kds_a, kds_b, till_a, till_b):
         c.close()
 
@@ -128,10 +165,14 @@ def test_an_event_whose_notification_never_comes_is_still_published_by_every_nod
     subscribers = [n.client("restaurant_owner", ["x4"], sub=f"kds-{i}") for i, n in enumerate(nodes)]
     for s in subscribers:
         s.subscribe("fynlo/v1/ev/x4/full/#")
+    before = [metrics(n) for n in nodes]
     stored_event = store_without_notification(postgres, "x4")
     for s in subscribers:
         got = events_of(s, "x4", 1, timeout=15)
         assert (got[0]["id"], got[0]["seq"]) == stored_event
+    for n, was in zip(nodes, before):   # found by a periodic heads comparison, counted as a gap
+        m = metrics_after(n, lambda m: m["fynsync_fanout_gap_polls_total"] > was["fynsync_fanout_gap_polls_total"])
+        assert m["fynsync_fanout_gap_polls_total"] > was["fynsync_fanout_gap_polls_total"]
     for s in subscribers:
         s.close()
 
@@ -149,6 +190,41 @@ def store_without_notification(postgres, rid):
         status, seq = cur.fetchone()
     assert status == "accepted"
     return e["id"], seq
+
+
+def test_a_new_nodes_own_events_go_out_live_from_its_first_commit(postgres, nodes):
+    """Last but one: it stops the module's PostgreSQL. A node that starts
+    while the database is away has no baseline yet (where each stream's live
+    fan-out begins) when the database comes back, and its follower is still
+    backing off (up to 1 s). Its writer takes the baseline itself before its
+    first append, so the first event goes out live when committed, in order
+    after the stream's earlier events, and once."""
+    past_id, _ = store_without_notification(postgres, "x6")   # the stream has a past, for resume only
+    postgres.stop()
+    late = Broker(postgres)
+    try:
+        kds = late.client("restaurant_owner", ["x6"], sub="kds-first")
+        kds.subscribe("fynlo/v1/ev/x6/full/#")
+        till = late.client("staff", ["x6"], sub="till-first")
+        time.sleep(2)   # the follower's backoff grows to its longest
+        postgres.start()
+        before = delivered_by_writer(metrics(late))
+        first = event()
+        ack = till.submit("x6", first, timeout=20)
+        assert ack["status"] == "accepted"
+        got = events_of(kds, "x6", 1, timeout=10)
+        assert (got[0]["id"], got[0]["seq"]) == (first["id"], ack["seq"]) and past_id != first["id"]
+        m = metrics_after(late, lambda m: delivered_by_writer(m) > before)
+        assert delivered_by_writer(m) == before + 1, "published late, from the event log"
+        assert m["fynsync_fanout_events_total"] == 0
+        assert kds.drain(1.5) == []   # once: the follower, back, does not publish it again
+        for n in nodes:   # the older nodes' followers lost PostgreSQL and came back
+            assert metrics_after(n, lambda m: m["fynsync_fanout_reconnects_total"] >= 1)["fynsync_fanout_reconnects_total"] >= 1
+        till.close()
+        kds.close()
+        late.assert_clean_exit()
+    finally:
+        late.destroy()
 
 
 def test_a_node_started_while_the_database_was_away_publishes_what_was_stored_since(postgres, nodes):
@@ -171,3 +247,4 @@ def test_a_node_started_while_the_database_was_away_publishes_what_was_stored_si
         late.assert_clean_exit()
     finally:
         late.destroy()
+

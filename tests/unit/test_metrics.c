@@ -130,6 +130,11 @@ static void sample_metrics(struct fyn_metrics *m)
 	m->queue_writer = 9;
 	m->queue_replays = 11;
 	m->sync_lag_s = 0.25;
+	m->fanout_events = 12;
+	m->fanout_notifications = 13;
+	m->fanout_gap_polls = 14;
+	m->fanout_reconnects = 15;
+	m->fanout_lag_s = 0.125;
 	m->alert_window_s = 60;
 	m->alert_raised[FYN_ALERT_SYNC_FAILURES] = true;
 	m->window.value[FYN_ALERT_SYNC_FAILURES] = 0.08;
@@ -169,6 +174,11 @@ static void values_land_in_their_samples(void **state)
 	assert_true(value_of(text, "fynsync_queue_depth{node=\"n1\",queue=\"writer\"}") == 9);
 	assert_true(value_of(text, "fynsync_queue_depth{node=\"n1\",queue=\"replays\"}") == 11);
 	assert_true(value_of(text, "fynsync_sync_lag_seconds{node=\"n1\"}") == 0.25);
+	assert_true(value_of(text, "fynsync_fanout_events_total{node=\"n1\"}") == 12);
+	assert_true(value_of(text, "fynsync_fanout_notifications_total{node=\"n1\"}") == 13);
+	assert_true(value_of(text, "fynsync_fanout_gap_polls_total{node=\"n1\"}") == 14);
+	assert_true(value_of(text, "fynsync_fanout_reconnects_total{node=\"n1\"}") == 15);
+	assert_true(value_of(text, "fynsync_fanout_lag_seconds{node=\"n1\"}") == 0.125);
 	assert_true(value_of(text, "fynsync_delivery_latency_seconds_bucket{node=\"n1\",le=\"0.005\"}") == 1);
 	assert_true(value_of(text, "fynsync_delivery_latency_seconds_bucket{node=\"n1\",le=\"0.25\"}") == 2);
 	assert_true(value_of(text, "fynsync_delivery_latency_seconds_bucket{node=\"n1\",le=\"30\"}") == 2);
@@ -233,6 +243,8 @@ static void json_keeps_the_contract_keys(void **state)
 			"delivery"), "count")), 3);
 	assert_true(json_is_true(json_object_get(json_object_get(json_object_get(doc, "alerts"), "sync_failures"),
 			"raised")));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(doc, "fanout"), "notifications")), 13);
+	assert_true(json_real_value(json_object_get(json_object_get(doc, "fanout"), "lag_s")) == 0.125);
 	json_decref(doc);
 	free(text);
 }

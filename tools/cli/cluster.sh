@@ -167,6 +167,27 @@ cluster_start() {
 	for k in $(seq 0 $((n - 1))); do
 		(node_env "$k"; "$CLI/broker.sh" start)
 	done
+	cluster_urls "$n"
+}
+
+# The primary's name, as the monitor reports it (after a failover it is pg1).
+primary_name() {
+	monitor_sql "SELECT nodename FROM pgautofailover.node WHERE reportedstate IN ('primary', 'wait_primary', 'single') LIMIT 1"
+}
+
+# cluster_urls N: where to point clients, browsers and Prometheus, per node.
+cluster_urls() {
+	local k primary
+	for k in $(seq 0 $(($1 - 1))); do
+		(node_env "$k"
+		say "node $k: mqtt://127.0.0.1:$FYNSYNC_MQTT_PORT  ws://127.0.0.1:$FYNSYNC_WS_PORT  pages http://127.0.0.1:$FYNSYNC_WS_PORT/platform.html  metrics http://127.0.0.1:$FYNSYNC_METRICS_PORT/metrics  (log $FYNSYNC_VAR/log)")
+	done
+	primary=$(primary_name || true)
+	if [ -n "$primary" ]; then
+		say "database primary: $primary, port $(pg_port_of "$primary")"
+	else
+		say "database primary: unknown (the monitor did not say; ./fynsync status)"
+	fi
 }
 
 cluster_stop_nodes() {
