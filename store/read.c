@@ -30,6 +30,40 @@ enum fyn_store_status fyn_store_head(struct fyn_store *store, const char *stream
 	return status;
 }
 
+/* How long a page read waits for the synchronous standby (migration 013)
+ * before it counts as the store being down: about a standby's detection
+ * time in pg_auto_failover, after which the primary stops waiting for it. */
+#define REPLICATED_WAIT_MS 2000
+
+/* Holds back page (cleared on failure) until the synchronous standby has
+ * every commit it holds, so that no client is given an event a failover
+ * could lose (migration 013 says why). */
+static enum fyn_store_status wait_replicated(struct fyn_store *store, struct fyn_replay_page *page,
+		char *err, size_t errlen)
+{
+	char timeout_text[16];
+	const char *params[] = { timeout_text };
+	PGresult *res;
+	bool replicated;
+
+	snprintf(timeout_text, sizeof(timeout_text), "%d", REPLICATED_WAIT_MS);
+	res = PQexecParams(fyn_store_connection(store), "SELECT fynsync_wait_replicated($1::int)",
+			1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fyn_replay_page_clear(page);
+		return failed(store, res, err, errlen);
+	}
+	replicated = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!replicated) {
+		fyn_replay_page_clear(page);
+		snprintf(err, errlen, "the synchronous standby did not confirm the events read within %d ms",
+				REPLICATED_WAIT_MS);
+		return FYN_STORE_DOWN;
+	}
+	return FYN_STORE_OK;
+}
+
 enum fyn_store_status fyn_store_events_after(struct fyn_store *store, const char *stream,
 		long long after_seq, int max_rows, struct fyn_replay_page *page, char *err, size_t errlen)
 {
@@ -67,7 +101,7 @@ enum fyn_store_status fyn_store_events_after(struct fyn_store *store, const char
 		snprintf(err, errlen, "out of memory reading a replay page");
 		return FYN_STORE_REFUSED;
 	}
-	return FYN_STORE_OK;
+	return count > 0 ? wait_replicated(store, page, err, errlen) : FYN_STORE_OK;
 }
 
 void fyn_replay_page_clear(struct fyn_replay_page *page)
