@@ -72,13 +72,13 @@ static void push_log(struct fyn_pipeline *p, enum fyn_log_level level, const cha
 	fyn_outbox_log(p->outbox, level, text);
 }
 
-/* The jobs are answered: their restaurants' next jobs may be taken (by any
- * writer, now that these are offered to the fan-out in seq order). */
-static void finish_jobs(struct fyn_pipeline *p, struct fyn_job **jobs, size_t count)
+/* The jobs taken are answered: their restaurants' next jobs may be taken
+ * (by any writer, now that these are offered to the fan-out in seq order). */
+static void finish_jobs(struct fyn_pipeline *p, struct fyn_work **taken, size_t count)
 {
+	fyn_workqueue_done_all(&p->jobs, taken, count);
 	for (size_t i = 0; i < count; i++) {
-		fyn_workqueue_done(&p->jobs, &jobs[i]->work);
-		fyn_job_free(jobs[i]);
+		fyn_job_free((struct fyn_job *)taken[i]);
 	}
 }
 
@@ -330,7 +330,7 @@ static void process_one_by_one(struct fyn_writer *w, struct fyn_job **jobs, size
 	}
 }
 
-/* Answers every job in jobs exactly once and frees them. */
+/* Answers every job in jobs exactly once (the caller frees them). */
 static void process_batch(struct fyn_writer *w, struct fyn_job **jobs, size_t count)
 {
 	struct fyn_pipeline *p = w->p;
@@ -356,7 +356,6 @@ static void process_batch(struct fyn_writer *w, struct fyn_job **jobs, size_t co
 		}
 		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
 	}
-	finish_jobs(p, jobs, count);
 }
 
 static void *writer_main(void *arg)
@@ -389,6 +388,7 @@ static void *writer_main(void *arg)
 		}
 		note_holding(w, jobs, count);
 		process_batch(w, jobs, count);
+		finish_jobs(p, taken, count);
 		note_holding(w, jobs, 0);
 	}
 	free(taken);
