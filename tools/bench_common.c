@@ -199,3 +199,20 @@ void token_sub(const char *token, char *out, size_t outlen)
 	snprintf(out, outlen, "%s", sub);
 	json_decref(claims);
 }
+
+void print_problems(const json_t *problems)
+{
+	for (size_t i = 0; i < json_array_size(problems); i++)
+		printf("  PROBLEM: %s\n", json_string_value(json_array_get(problems, i)));
+}
+
+void print_report_line(json_t *report, int precision)
+{
+	char *line = json_dumps(report, JSON_COMPACT | JSON_REAL_PRECISION(precision));
+	if (!line)
+		die("cannot encode the JSON report");
+	printf("%s\n", line);
+	fflush(stdout);
+	free(line);
+	json_decref(report);
+}

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #define NS_PER_S 1000000000LL
 
 /* The tool's name, for messages; each main() sets it. */
@@ -29,6 +31,11 @@ unsigned char *read_file(const char *path, size_t *len);
  * keyed with the file's bytes as stored. */
 char *mint_token(const unsigned char *key, size_t key_len, const char *sub, const char *role,
 		const char *restaurant, long ttl);
+/* Prints each string of problems (a JSON array) as "  PROBLEM: ...". */
+void print_problems(const json_t *problems);
+/* Prints report as one compact JSON line, reals to precision digits (the
+ * line the drivers in tests/load read), then releases report. */
+void print_report_line(json_t *report, int precision);
 /* Copies the token's (unverified) sub claim into out. */
 void token_sub(const char *token, char *out, size_t outlen);
 

@@ -1740,7 +1740,6 @@ static int storm_report(int64_t all_done)
 	json_t *out, *problems = json_array();
 	struct dist cu, rs;
 	double total_s = (double)(all_done - connect_started) / 1e9;
-	char *line;
 	int rc;
 
 	if (!catch_up || !resume || !problems)
@@ -1802,16 +1801,9 @@ static int storm_report(int64_t all_done)
 		printf("  latency (ms)         n        p50      p90      p99      max\n");
 		printf("  start->caught up   %8zu %8.1f %8.1f %8.1f %8.1f\n", cu.n, cu.p50, cu.p90, cu.p99, cu.max);
 		printf("  resume->done       %8zu %8.1f %8.1f %8.1f %8.1f\n", rs.n, rs.p50, rs.p90, rs.p99, rs.max);
-		for (size_t i = 0; i < json_array_size(problems); i++)
-			printf("  PROBLEM: %s\n", json_string_value(json_array_get(problems, i)));
+		print_problems(problems);
 	}
-	line = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(10));
-	if (!line)
-		die("cannot encode the JSON report");
-	printf("%s\n", line);
-	fflush(stdout);
-	free(line);
-	json_decref(out);
+	print_report_line(out, 10);
 	free(catch_up);
 	free(resume);
 	return rc;
@@ -1829,7 +1821,6 @@ static int report(int64_t send_end_actual, int64_t end, int64_t max_lag)
 	struct dist ack_d, conf_d;
 	struct seq_check sc = check_seqs();
 	json_t *out, *problems = json_array(), *codes = json_object();
-	char *line;
 	int rc;
 
 	if (!ack_lat || !conf_lat || !problems || !codes)
@@ -1939,16 +1930,9 @@ static int report(int64_t send_end_actual, int64_t end, int64_t max_lag)
 				conf_d.p99, conf_d.p999, conf_d.max);
 		printf("  seq                %lld..%lld, %lld received, %lld missing, %lld duplicate, %lld out of order\n",
 				sc.first, sc.last, sc.received, sc.missing, sc.duplicates, cnt.out_of_order);
-		for (size_t i = 0; i < json_array_size(problems); i++)
-			printf("  PROBLEM: %s\n", json_string_value(json_array_get(problems, i)));
+		print_problems(problems);
 	}
-	line = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(10));
-	if (!line)
-		die("cannot encode the JSON report");
-	printf("%s\n", line);
-	fflush(stdout);
-	free(line);
-	json_decref(out);
+	print_report_line(out, 10);
 	free(ack_lat);
 	free(conf_lat);
 	return rc;

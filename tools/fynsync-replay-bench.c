@@ -594,7 +594,6 @@ static int report(void)
 	long long expected = done && !snapshot_required ? head - opt.after : -1;
 	long long missing = done && head > opt.after ? missing_in_range(opt.after + 1, head) : 0;
 	double cpu_s;
-	char *line;
 	int rc;
 
 	getrusage(RUSAGE_SELF, &self_usage);
@@ -681,16 +680,9 @@ static int report(void)
 					cnt.live, cnt.live_before_done,
 					live_delay_n ? live_delay_sum_s / (double)live_delay_n : 0.0, live_delay_max_s);
 		printf("  client CPU         %.2f s\n", cpu_s);
-		for (size_t i = 0; i < json_array_size(problems); i++)
-			printf("  PROBLEM: %s\n", json_string_value(json_array_get(problems, i)));
+		print_problems(problems);
 	}
-	line = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(16));
-	if (!line)
-		die("cannot encode the JSON report");
-	printf("%s\n", line);
-	fflush(stdout);
-	free(line);
-	json_decref(out);
+	print_report_line(out, 16);
 	return rc;
 }
 
