@@ -390,6 +390,20 @@ def scaling_scenario(connections):
             "held": connections - here}
 
 
+def keep_logs_and_destroy(args, tag, broker, pg):
+    """A run's broker and PostgreSQL (either may be None): their logs go to
+    --out as {tag}.broker.log and {tag}.postgres.log, then they are gone."""
+    if broker:
+        shutil.copy(broker.log, os.path.join(args.out, f"{tag}.broker.log"))
+        broker.destroy()
+    if pg:
+        try:
+            shutil.copy(os.path.join(pg.dir, "postgres.log"), os.path.join(args.out, f"{tag}.postgres.log"))
+        except OSError:
+            pass
+        pg.destroy()
+
+
 def one_run(args, name, repeat, pg_settings_wanted, broker_settings, plugin_options):
     if name.startswith("scaling-"):
         scenario = scaling_scenario(int(name.split("-")[1]))
@@ -482,15 +496,7 @@ def one_run(args, name, repeat, pg_settings_wanted, broker_settings, plugin_opti
         if holder and holder.poll() is None:
             holder.kill()
             holder.wait()
-        if broker:
-            shutil.copy(broker.log, os.path.join(args.out, f"{tag}.broker.log"))
-            broker.destroy()
-        if pg:
-            try:
-                shutil.copy(os.path.join(pg.dir, "postgres.log"), os.path.join(args.out, f"{tag}.postgres.log"))
-            except OSError:
-                pass
-            pg.destroy()
+        keep_logs_and_destroy(args, tag, broker, pg)
 
 
 # ---- the reconnect storm --------------------------------------------------------------------
@@ -637,15 +643,7 @@ def storm_run(args, repeat, pg_settings_wanted, broker_settings, plugin_options)
         result["problems"] = problems
         return result
     finally:
-        if broker:
-            shutil.copy(broker.log, os.path.join(args.out, f"{tag}.broker.log"))
-            broker.destroy()
-        if pg:
-            try:
-                shutil.copy(os.path.join(pg.dir, "postgres.log"), os.path.join(args.out, f"{tag}.postgres.log"))
-            except OSError:
-                pass
-            pg.destroy()
+        keep_logs_and_destroy(args, tag, broker, pg)
 
 
 def storm_scaling_headline(storms, results):
