@@ -14,7 +14,11 @@ void fyn_workqueue_init(struct fyn_workqueue *q, size_t max)
 {
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->changed, NULL);
+	pthread_cond_init(&q->takeable_now, NULL);
 	q->stopping = false;
+	q->takers_waiting = q->pending_waiters = 0;
+	q->takeable = 0;
+	q->busy_min = 1;
 	q->head = q->tail = NULL;
 	memset(&q->plain, 0, sizeof(q->plain));
 	memset(&q->plain_lane, 0, sizeof(q->plain_lane));
@@ -48,12 +52,18 @@ static void append_lane(struct fyn_work_group *g, struct fyn_work_lane *l)
 	g->tail = l;
 }
 
-/* Adds item at the end of lane l of group g, putting l and g in turn when
- * they were empty. */
+/* Adds item (its key already set) at the end of lane l of group g, putting
+ * l and g in turn when they were empty. */
 static void append_item(struct fyn_workqueue *q, struct fyn_work_group *g, struct fyn_work_lane *l,
 		struct fyn_work *item)
 {
 	bool lane_was_empty = !l->head, group_was_empty = !g->head;
+	if (item->key) {
+		item->key->queued++;
+	}
+	if (!item->key || item->key->in_hand == 0) {
+		q->takeable++;
+	}
 	item->next = NULL;
 	if (l->tail) {
 		l->tail->next = item;
@@ -107,10 +117,6 @@ static size_t pop_from(struct fyn_workqueue *q, struct fyn_work_group *g, struct
 		struct fyn_work *item = l->head;
 		l->head = item->next;
 		item->next = NULL;
-		if (item->key) {
-			item->key->in_hand++;
-			q->in_hand++;
-		}
 		out[n++] = item;
 	}
 	if (!l->head) {
@@ -118,6 +124,13 @@ static size_t pop_from(struct fyn_workqueue *q, struct fyn_work_group *g, struct
 	}
 	l->count -= n;
 	q->count -= n;
+	q->takeable -= n;
+	if (l->key) {   /* now in hand, so the key's other queued items wait */
+		l->key->queued -= n;
+		l->key->in_hand += n;
+		q->in_hand += n;
+		q->takeable -= l->key->queued;
+	}
 	/* unlink the lane from its group, and the group from the queue */
 	*(lprev ? &lprev->next : &g->head) = l->next;
 	if (g->tail == l) {
@@ -156,16 +169,49 @@ static struct fyn_work *pop_next(struct fyn_workqueue *q)
 	return item;
 }
 
-/* Items that may be taken now: those of the lanes whose key is not in hand. */
-static size_t count_takeable(const struct fyn_workqueue *q)
+/* n of key k's items are no longer in hand; once none is, its queued items
+ * may be taken. */
+static void give_back(struct fyn_workqueue *q, struct fyn_work_key *k, size_t n)
 {
-	size_t n = 0;
-	for (const struct fyn_work_group *g = q->head; g; g = g->next) {
-		for (const struct fyn_work_lane *l = g->head; l; l = l->next) {
-			n += may_take(l) ? l->count : 0;
-		}
+	k->in_hand -= n;
+	q->in_hand -= n;
+	if (k->in_hand == 0) {
+		q->takeable += k->queued;
 	}
-	return n;
+}
+
+/* Whether a waiting taker should take now: items may be taken and either
+ * none is in hand or at least busy_min may be taken. */
+static bool ready_for_takers(const struct fyn_workqueue *q)
+{
+	return q->takeable > 0 && (q->in_hand == 0 || q->takeable >= q->busy_min);
+}
+
+/* Wakes one waiting taker when it would take; the one woken wakes the next
+ * (wake_one_taker again after it took), so a push wakes no taker that
+ * would only go back to sleep. */
+static void wake_one_taker(struct fyn_workqueue *q)
+{
+	if (q->takers_waiting > 0 && ready_for_takers(q)) {
+		pthread_cond_signal(&q->takeable_now);
+	}
+}
+
+/* Waits on takeable_now, counted as a waiting taker. */
+static void wait_as_taker(struct fyn_workqueue *q)
+{
+	q->takers_waiting++;
+	pthread_cond_wait(&q->takeable_now, &q->lock);
+	q->takers_waiting--;
+}
+
+/* A push's wake-ups: a taker that would take, and fyn_workqueue_wait_pending. */
+static void wake_after_push(struct fyn_workqueue *q)
+{
+	wake_one_taker(q);
+	if (q->pending_waiters > 0) {
+		pthread_cond_broadcast(&q->changed);
+	}
 }
 
 static struct fyn_work_key *find_key(struct fyn_workqueue *q, const char *name)
@@ -208,23 +254,41 @@ static void release_key(struct fyn_workqueue *q, struct fyn_work_key *k)
 
 /* ---- the interface ---- */
 
+/* Frees every lane of group g and, with free_item, their items. */
+static void free_lanes(struct fyn_workqueue *q, struct fyn_work_group *g,
+		void (*free_item)(struct fyn_work *item))
+{
+	while (g->head) {
+		struct fyn_work_lane *l = g->head;
+		g->head = l->next;
+		while (l->head) {
+			struct fyn_work *item = l->head;
+			l->head = item->next;
+			if (free_item) {
+				free_item(item);
+			}
+		}
+		if (l != &q->plain_lane) {
+			free(l);
+		}
+	}
+}
+
 void fyn_workqueue_destroy(struct fyn_workqueue *q, void (*free_item)(struct fyn_work *item))
 {
-	for (struct fyn_work_key *k = q->keys; k; k = k->next) {
-		k->in_hand = 0;   /* so that everything queued comes out */
-	}
 	while (q->head) {
-		struct fyn_work *item = pop_next(q);
-		if (item->key) {
-			item->key->in_hand = 0;
-		}
-		if (free_item) {
-			free_item(item);
+		struct fyn_work_group *g = q->head;
+		q->head = g->next;
+		free_lanes(q, g, free_item);
+		if (g != &q->plain) {
+			free(g->name);
+			free(g);
 		}
 	}
 	while (q->keys) {
 		release_key(q, q->keys);
 	}
+	pthread_cond_destroy(&q->takeable_now);
 	pthread_cond_destroy(&q->changed);
 	pthread_mutex_destroy(&q->lock);
 }
@@ -236,7 +300,7 @@ int fyn_workqueue_push(struct fyn_workqueue *q, struct fyn_work *item)
 	if (!q->stopping && q->count < q->max) {
 		item->key = NULL;
 		append_item(q, &q->plain, &q->plain_lane, item);
-		pthread_cond_broadcast(&q->changed);
+		wake_after_push(q);
 		rc = FYN_PUSH_OK;
 	}
 	pthread_mutex_unlock(&q->lock);
@@ -304,7 +368,7 @@ static int push_keyed_locked(struct fyn_workqueue *q, struct fyn_work *item, con
 	item->key = k;
 	k->outstanding++;
 	append_item(q, g, l, item);
-	pthread_cond_broadcast(&q->changed);
+	wake_after_push(q);
 	return FYN_PUSH_OK;
 }
 
@@ -330,11 +394,10 @@ int fyn_workqueue_requeue(struct fyn_workqueue *q, struct fyn_work *item, const 
 	}
 	if (l) {
 		if (item->key) {
-			item->key->in_hand--;
-			q->in_hand--;
+			give_back(q, item->key, 1);
 		}
 		append_item(q, g, l, item);
-		pthread_cond_broadcast(&q->changed);
+		wake_after_push(q);
 		rc = FYN_PUSH_OK;
 	}
 	pthread_mutex_unlock(&q->lock);
@@ -344,8 +407,7 @@ int fyn_workqueue_requeue(struct fyn_workqueue *q, struct fyn_work *item, const 
 /* fyn_workqueue_done of one keyed item, with the lock held. */
 static void done_locked(struct fyn_workqueue *q, struct fyn_work *item)
 {
-	item->key->in_hand--;
-	q->in_hand--;
+	give_back(q, item->key, 1);
 	if (--item->key->outstanding == 0) {
 		release_key(q, item->key);
 	}
@@ -368,7 +430,7 @@ void fyn_workqueue_done_all(struct fyn_workqueue *q, struct fyn_work *const *ite
 		}
 	}
 	if (any) {
-		pthread_cond_broadcast(&q->changed);   /* the keys' next items may be taken now */
+		wake_one_taker(q);   /* the keys' next items may be taken now */
 	}
 	pthread_mutex_unlock(&q->lock);
 }
@@ -384,20 +446,12 @@ size_t fyn_workqueue_wait_take(struct fyn_workqueue *q, struct fyn_work **out, s
 		} else if (taken > 0) {
 			break;
 		} else {
-			pthread_cond_wait(&q->changed, &q->lock);
+			wait_as_taker(q);
 		}
 	}
+	wake_one_taker(q);   /* for what is left */
 	pthread_mutex_unlock(&q->lock);
 	return taken;
-}
-
-/* Whether a consumer calling wait_take_lanes should take now. */
-static bool lanes_ready(const struct fyn_workqueue *q, size_t min_while_busy)
-{
-	if (!q->head) {
-		return false;
-	}
-	return q->in_hand == 0 ? count_takeable(q) > 0 : count_takeable(q) >= min_while_busy;
 }
 
 size_t fyn_workqueue_wait_take_lanes(struct fyn_workqueue *q, struct fyn_work **out, size_t max,
@@ -408,12 +462,14 @@ size_t fyn_workqueue_wait_take_lanes(struct fyn_workqueue *q, struct fyn_work **
 	struct fyn_work_lane *l, *lprev;
 
 	pthread_mutex_lock(&q->lock);
-	while (!q->stopping && !lanes_ready(q, min_while_busy > 0 ? min_while_busy : 1)) {
-		pthread_cond_wait(&q->changed, &q->lock);
+	q->busy_min = min_while_busy > 0 ? min_while_busy : 1;
+	while (!q->stopping && !ready_for_takers(q)) {
+		wait_as_taker(q);
 	}
 	while (!q->stopping && taken < max && (l = next_lane(q, &g, &gprev, &lprev)) != NULL) {
 		taken += pop_from(q, g, gprev, l, lprev, out + taken, max - taken);
 	}
+	wake_one_taker(q);   /* a backlog of busy_min is left: another taker joins */
 	pthread_mutex_unlock(&q->lock);
 	return taken;
 }
@@ -463,6 +519,7 @@ void fyn_workqueue_stop(struct fyn_workqueue *q)
 {
 	pthread_mutex_lock(&q->lock);
 	q->stopping = true;
+	pthread_cond_broadcast(&q->takeable_now);
 	pthread_cond_broadcast(&q->changed);
 	pthread_mutex_unlock(&q->lock);
 }
@@ -481,7 +538,9 @@ bool fyn_workqueue_wait_pending(struct fyn_workqueue *q)
 	bool stopping;
 	pthread_mutex_lock(&q->lock);
 	while (!q->stopping && !q->head) {
+		q->pending_waiters++;
 		pthread_cond_wait(&q->changed, &q->lock);
+		q->pending_waiters--;
 	}
 	stopping = q->stopping;
 	pthread_mutex_unlock(&q->lock);

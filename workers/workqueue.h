@@ -31,6 +31,13 @@
  * restaurants, not one each), and the others join as the backlog grows.
  * Finding a lane costs a walk over the groups and keys that have items,
  * which is fine for the hundreds of clients one hub serves.
+ *
+ * Waking: the queue keeps a running count of the items that may be taken,
+ * and a push, done or requeue wakes one waiting taker only when that taker
+ * would take; it wakes the next in turn once it has taken. Waking every
+ * writer on every submission, to find the backlog still short and sleep
+ * again, cost the broker thread about a fifth of its CPU in futex calls
+ * and lock handoffs at 6,500 events/s (perf, docs/benchmarks.md).
  */
 #ifndef FYNSYNC_WORKQUEUE_H
 #define FYNSYNC_WORKQUEUE_H
@@ -46,6 +53,7 @@ struct fyn_work_key {               /* a key with items outstanding */
 	char *name;
 	size_t outstanding;
 	size_t in_hand;                  /* of its items, those with a consumer (taken, not done) */
+	size_t queued;                   /* of its items, those queued (in any group's lane) */
 	struct fyn_work_key *next;
 };
 
@@ -64,7 +72,12 @@ struct fyn_work_group {             /* a group with items queued */
 
 struct fyn_workqueue {
 	pthread_mutex_t lock;
-	pthread_cond_t changed;
+	pthread_cond_t takeable_now;          /* a waiting taker should take: signalled, one at a time */
+	pthread_cond_t changed;               /* for fyn_workqueue_wait_pending, and stopping */
+	size_t takers_waiting;                /* in wait_take or wait_take_lanes, waiting */
+	size_t pending_waiters;               /* in wait_pending, waiting */
+	size_t takeable;                      /* queued items whose key is not in hand (and plain ones) */
+	size_t busy_min;                      /* min_while_busy of the takers of lanes; 1 otherwise */
 	bool stopping;
 	struct fyn_work_group *head, *tail;   /* groups with items queued, in turn */
 	struct fyn_work_group plain;          /* plain pushes: one group, one lane */

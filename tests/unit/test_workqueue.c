@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "workqueue.h"
@@ -323,6 +324,61 @@ static void done_hands_the_key_its_next_turn(void **state)
 	fyn_workqueue_destroy(&q, free_item);
 }
 
+/* A key queued in two groups (a reader's client resuming two restaurants):
+ * while one of its items is in hand, the other waits, in whichever group. */
+static void a_key_in_hand_holds_its_items_in_every_group(void **state)
+{
+	struct fyn_workqueue q;
+	struct fyn_work *out[2];
+	pthread_t other;
+	void *got;
+	(void)state;
+	fyn_workqueue_init(&q, 10);
+	push_keyed(&q, "r1", "a", 1);
+	push_keyed(&q, "r2", "a", 2);
+	assert_int_equal(fyn_workqueue_wait_take(&q, out, 2), 1);
+	assert_int_equal(((struct item *)out[0])->value, 1);
+	assert_null(fyn_workqueue_take_all(&q));   /* r2's item of a waits */
+	assert_int_equal(pthread_create(&other, NULL, take_one, &q), 0);
+	fyn_workqueue_done(&q, out[0]);
+	free(out[0]);
+	assert_int_equal(pthread_join(other, &got), 0);
+	assert_non_null(got);
+	assert_int_equal(((struct item *)got)->value, 2);
+	fyn_workqueue_done(&q, got);
+	free(got);
+	fyn_workqueue_destroy(&q, free_item);
+}
+
+/* A push wakes one waiting taker, not all; the others must still each get
+ * an item of their own as more are pushed. */
+static void every_waiting_taker_gets_a_pushed_item(void **state)
+{
+	struct fyn_workqueue q;
+	pthread_t takers[4];
+	int seen = 0;
+	(void)state;
+	fyn_workqueue_init(&q, 10);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(pthread_create(&takers[i], NULL, take_one, &q), 0);
+	}
+	for (int v = 1; v <= 4; v++) {
+		char key[8];
+		snprintf(key, sizeof(key), "k%d", v);
+		push_keyed(&q, "r1", key, v);
+	}
+	for (size_t i = 0; i < 4; i++) {
+		void *got;
+		assert_int_equal(pthread_join(takers[i], &got), 0);
+		assert_non_null(got);
+		seen |= 1 << ((struct item *)got)->value;
+		fyn_workqueue_done(&q, got);
+		free(got);
+	}
+	assert_int_equal(seen, 2 | 4 | 8 | 16);
+	fyn_workqueue_destroy(&q, free_item);
+}
+
 static void done_all_of(struct fyn_workqueue *q, struct fyn_work **items, size_t count)
 {
 	fyn_workqueue_done_all(q, items, count);
@@ -435,6 +491,8 @@ int main(void)
 		cmocka_unit_test(keyed_pushes_respect_the_queue_bound_and_stop),
 		cmocka_unit_test(plain_items_take_their_turn_beside_keyed_ones),
 		cmocka_unit_test(done_hands_the_key_its_next_turn),
+		cmocka_unit_test(a_key_in_hand_holds_its_items_in_every_group),
+		cmocka_unit_test(every_waiting_taker_gets_a_pushed_item),
 		cmocka_unit_test(whole_lanes_are_taken_and_held_until_done),
 		cmocka_unit_test(a_lane_longer_than_the_batch_stays_in_hand),
 		cmocka_unit_test(a_second_consumer_waits_for_a_backlog_or_an_idle_queue),
