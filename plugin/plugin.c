@@ -60,8 +60,13 @@ static void free_hub(struct fyn_hub *hub)
 	free(hub);
 }
 
-/* Replay requests beyond this wait for none: the client is told to retry. */
-#define READER_MAX_PENDING 1024
+/* Replay requests beyond this wait for none: the client is told to retry.
+ * A reconnect storm asks for one per client at once: at 1,024, 5,000
+ * clients resuming got 19,000 busy answers and retried for 32-35 s; at
+ * 16,384 none did and all were caught up in 24 s (docs/benchmarks.md). A
+ * waiting request holds its ids and, for an automatic resume, the client's
+ * identity: small, and bounded by this limit. */
+#define READER_MAX_PENDING 16384
 #define REPLAY_PAGE_SIZE 500
 /* Threads (and database connections) per reader. One client's requests are
  * served one at a time, so with two a flood from one client never holds
