@@ -3,6 +3,15 @@
  * lanes taken in turn (see workqueue.h). The lock is held for pointer moves
  * and, on a keyed push, for finding the lane.
  */
+#include <stdbool.h>
+
+/* uthash would exit() on OOM; we fail the one push instead. Set under a
+ * queue's lock, read right after under it: per thread, as each queue has
+ * its own lock. */
+static _Thread_local bool hash_add_failed;
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(obj) (hash_add_failed = true)
+
 #include "workqueue.h"
 
 #include <stdlib.h>
@@ -22,6 +31,7 @@ void fyn_workqueue_init(struct fyn_workqueue *q, size_t max)
 	q->head = q->tail = NULL;
 	memset(&q->plain, 0, sizeof(q->plain));
 	memset(&q->plain_lane, 0, sizeof(q->plain_lane));
+	q->groups = NULL;
 	q->keys = NULL;
 	q->in_hand = 0;
 	q->count = 0;
@@ -104,6 +114,14 @@ static struct fyn_work_lane *next_lane(struct fyn_workqueue *q, struct fyn_work_
 	return NULL;
 }
 
+/* Frees group g, which has no lanes (so is in no turn). */
+static void free_group(struct fyn_workqueue *q, struct fyn_work_group *g)
+{
+	HASH_DEL(q->groups, g);   // NOLINT(clang-analyzer-unix.Malloc): uthash's bookkeeping confuses the analyzer
+	free(g->name);
+	free(g);
+}
+
 /* Takes up to max items, oldest first, from lane l of group g (gprev and
  * lprev: the group and lane before them in turn, NULL when first) into out;
  * the lane then goes to the back of its group, and the group to the back of
@@ -148,8 +166,7 @@ static size_t pop_from(struct fyn_workqueue *q, struct fyn_work_group *g, struct
 	if (g->head) {
 		append_group(q, g);
 	} else if (g != &q->plain) {
-		free(g->name);
-		free(g);
+		free_group(q, g);
 	}
 	return n;
 }
@@ -216,18 +233,50 @@ static void wake_after_push(struct fyn_workqueue *q)
 
 static struct fyn_work_key *find_key(struct fyn_workqueue *q, const char *name)
 {
-	struct fyn_work_key *k = q->keys;
-	while (k && strcmp(k->name, name) != 0) {
-		k = k->next;
+	struct fyn_work_key *k;
+	HASH_FIND_STR(q->keys, name, k);
+	return k;
+}
+
+/* A new key, in the queue's keys; NULL on OOM. */
+static struct fyn_work_key *new_key(struct fyn_workqueue *q, const char *name)
+{
+	struct fyn_work_key *k = calloc(1, sizeof(*k));
+	if (!k || (k->name = strdup(name)) == NULL) {
+		free(k);
+		return NULL;
+	}
+	hash_add_failed = false;
+	HASH_ADD_KEYPTR(hh, q->keys, k->name, strlen(k->name), k);
+	if (hash_add_failed) {
+		free(k->name);
+		free(k);
+		return NULL;
 	}
 	return k;
 }
 
 static struct fyn_work_group *find_group(struct fyn_workqueue *q, const char *name)
 {
-	struct fyn_work_group *g = q->head;
-	while (g && (!g->name || strcmp(g->name, name) != 0)) {
-		g = g->next;
+	struct fyn_work_group *g;
+	HASH_FIND_STR(q->groups, name, g);
+	return g;
+}
+
+/* A new group without lanes, in the queue's groups; NULL on OOM. */
+static struct fyn_work_group *new_group(struct fyn_workqueue *q, const char *name)
+{
+	struct fyn_work_group *g = calloc(1, sizeof(*g));
+	if (!g || (g->name = strdup(name)) == NULL) {
+		free(g);
+		return NULL;
+	}
+	hash_add_failed = false;
+	HASH_ADD_KEYPTR(hh, q->groups, g->name, strlen(g->name), g);
+	if (hash_add_failed) {
+		free(g->name);
+		free(g);
+		return NULL;
 	}
 	return g;
 }
@@ -243,11 +292,7 @@ static struct fyn_work_lane *find_lane(struct fyn_work_group *g, const struct fy
 
 static void release_key(struct fyn_workqueue *q, struct fyn_work_key *k)
 {
-	struct fyn_work_key **link = &q->keys;
-	while (*link != k) {
-		link = &(*link)->next;
-	}
-	*link = k->next;
+	HASH_DEL(q->keys, k);   // NOLINT(clang-analyzer-unix.Malloc): uthash's bookkeeping confuses the analyzer
 	free(k->name);
 	free(k);
 }
@@ -276,17 +321,18 @@ static void free_lanes(struct fyn_workqueue *q, struct fyn_work_group *g,
 
 void fyn_workqueue_destroy(struct fyn_workqueue *q, void (*free_item)(struct fyn_work *item))
 {
+	struct fyn_work_key *k, *next_key;
 	while (q->head) {
 		struct fyn_work_group *g = q->head;
 		q->head = g->next;
 		free_lanes(q, g, free_item);
 		if (g != &q->plain) {
-			free(g->name);
-			free(g);
+			free_group(q, g);
 		}
 	}
-	while (q->keys) {
-		release_key(q, q->keys);
+	/* The uthash deletion idiom; the analyzer loses track of its pointers. */
+	HASH_ITER(hh, q->keys, k, next_key) {
+		release_key(q, k);   // NOLINT(clang-analyzer-unix.Malloc)
 	}
 	pthread_cond_destroy(&q->takeable_now);
 	pthread_cond_destroy(&q->changed);
@@ -319,15 +365,12 @@ static struct fyn_work_lane *lane_for(struct fyn_workqueue *q, struct fyn_work_k
 	if (l) {
 		return l;
 	}
-	if (!*g && ((*g = calloc(1, sizeof(**g))) == NULL || ((*g)->name = strdup(group)) == NULL)) {
-		free(*g);
-		*g = NULL;
+	if (!*g && (*g = new_group(q, group)) == NULL) {
 		return NULL;
 	}
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
 		if (!(*g)->head) {   /* new, so in no turn yet */
-			free((*g)->name);
-			free(*g);
+			free_group(q, *g);
 			*g = NULL;
 		}
 		return NULL;
@@ -351,13 +394,8 @@ static int push_keyed_locked(struct fyn_workqueue *q, struct fyn_work *item, con
 	if ((k ? k->outstanding : 0) >= key_max) {
 		return FYN_PUSH_BUSY;
 	}
-	if (!k) {
-		if ((k = calloc(1, sizeof(*k))) == NULL || (k->name = strdup(key)) == NULL) {
-			free(k);
-			return FYN_PUSH_FULL;
-		}
-		k->next = q->keys;
-		q->keys = k;
+	if (!k && (k = new_key(q, key)) == NULL) {
+		return FYN_PUSH_FULL;
 	}
 	if ((l = lane_for(q, k, group, &g)) == NULL) {
 		if (k->outstanding == 0) {

@@ -196,6 +196,34 @@ static void groups_take_turns_then_keys_within_a_group(void **state)
 	fyn_workqueue_destroy(&q, free_item);
 }
 
+/* Many groups and keys (a reconnect storm: thousands of clients over
+ * hundreds of restaurants) keep their turns, and names come back after
+ * their groups and keys were freed. */
+static void thousands_of_groups_and_keys_take_their_turns(void **state)
+{
+	enum { GROUPS = 3000 };
+	struct fyn_workqueue q;
+	static int got[2 * GROUPS];
+	char name[32];
+	(void)state;
+	fyn_workqueue_init(&q, 2 * GROUPS);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < GROUPS; i++) {
+			snprintf(name, sizeof(name), "g%d", i);
+			push_keyed(&q, name, name + 1, i);
+			push_keyed(&q, name, name + 1, GROUPS + i);
+		}
+		assert_int_equal(fyn_workqueue_outstanding(&q, "2999"), 2);
+		take_values(&q, got, 2 * GROUPS);
+		for (int i = 0; i < 2 * GROUPS; i++) {   /* each group's first, then each one's second */
+			assert_int_equal(got[i], i);
+		}
+		assert_int_equal(fyn_workqueue_count(&q), 0);
+		assert_int_equal(fyn_workqueue_outstanding(&q, "2999"), 0);
+	}
+	fyn_workqueue_destroy(&q, free_item);
+}
+
 static void a_key_is_bounded_until_its_items_are_done(void **state)
 {
 	struct fyn_workqueue q;
@@ -487,6 +515,7 @@ int main(void)
 		cmocka_unit_test(take_all_empties_the_queue),
 		cmocka_unit_test(stop_ends_every_wait),
 		cmocka_unit_test(groups_take_turns_then_keys_within_a_group),
+		cmocka_unit_test(thousands_of_groups_and_keys_take_their_turns),
 		cmocka_unit_test(a_key_is_bounded_until_its_items_are_done),
 		cmocka_unit_test(keyed_pushes_respect_the_queue_bound_and_stop),
 		cmocka_unit_test(plain_items_take_their_turn_beside_keyed_ones),
