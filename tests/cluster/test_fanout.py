@@ -13,16 +13,9 @@ import urllib.request
 import psycopg2
 import pytest
 
-from harness import Broker, Postgres, event
+from harness import Broker, event
 
 LONG = os.environ.get("FYNSYNC_LONG") == "1"
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    pg = Postgres()
-    yield pg
-    pg.destroy()
 
 
 @pytest.fixture(scope="module")
