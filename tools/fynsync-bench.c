@@ -78,6 +78,7 @@
 #include <mosquitto.h>
 
 #include "bench_common.h"
+#include "json_fields.h"
 #include "timestamp.h"
 
 #define MAX_PUBLISHERS 4096
@@ -731,6 +732,32 @@ static void on_subscribe(struct mosquitto *mosq, void *userdata, int mid, int qo
 	}
 }
 
+/* ---- reading the hub's answers and events --------------------------------- */
+
+/* Fields of message m's payload by a scan (json_fields.h: jansson was a
+ * fifth of the generator's CPU). */
+static bool string_field(const struct mosquitto_message *m, const char *key, char *out, size_t size)
+{
+	return json_string_field(m->payload, (size_t)m->payloadlen, key, out, size);
+}
+
+static long long int_field(const struct mosquitto_message *m, const char *key)
+{
+	return json_int_field(m->payload, (size_t)m->payloadlen, key);
+}
+
+static bool true_field(const struct mosquitto_message *m, const char *key)
+{
+	return json_true_field(m->payload, (size_t)m->payloadlen, key);
+}
+
+/* The event id of message m as a key. */
+static bool id_field(const struct mosquitto_message *m, unsigned char key[16])
+{
+	char text[40];
+	return string_field(m, "id", text, sizeof(text)) && parse_uuid(text, key);
+}
+
 static int reject_code_index(const char *code)
 {
 	for (int i = 0; i < 5; i++) {
@@ -742,21 +769,16 @@ static int reject_code_index(const char *code)
 
 static void handle_ack(struct conn *c, const struct mosquitto_message *m, int64_t now)
 {
-	json_error_t error;
-	json_t *ack = json_loadb(m->payload, (size_t)m->payloadlen, 0, &error);
-	const char *status = json_string_value(json_object_get(ack, "status"));
+	char status[16];
 	unsigned char key[16];
 	struct record *r;
 
-	if (!ack || !status) {
+	if (!string_field(m, "status", status, sizeof(status))) {
 		cnt.bad_acks++;
-		json_decref(ack);
 		return;
 	}
-	if (!parse_uuid(json_string_value(json_object_get(ack, "id")), key) || !(r = record_find(key))
-			|| r->publisher != c->number) {
+	if (!id_field(m, key) || !(r = record_find(key)) || r->publisher != c->number) {
 		cnt.unknown_acks++;
-		json_decref(ack);
 		return;
 	}
 	if (r->ack_ns) {
@@ -766,7 +788,6 @@ static void handle_ack(struct conn *c, const struct mosquitto_message *m, int64_
 			cnt.late_acks++;
 		else
 			cnt.duplicate_acks++;
-		json_decref(ack);
 		return;
 	}
 	r->ack_ns = now;
@@ -774,18 +795,17 @@ static void handle_ack(struct conn *c, const struct mosquitto_message *m, int64_
 	if (strcmp(status, "accepted") != 0 || r->confirmed_ns)
 		c->outstanding--;
 	if (strcmp(status, "accepted") == 0) {
-		json_t *seq = json_object_get(ack, "seq");
 		r->status = ST_ACCEPTED;
-		r->ack_seq = json_is_integer(seq) ? json_integer_value(seq) : -1;
+		r->ack_seq = int_field(m, "seq");
 		cnt.accepted++;
 		c->accepted++;
 	} else {
-		int code = reject_code_index(json_string_value(json_object_get(ack, "code")));
-		r->status = code == 4 ? ST_UNAVAILABLE : ST_REJECTED;
+		char code[32];
+		int code_index = reject_code_index(string_field(m, "code", code, sizeof(code)) ? code : NULL);
+		r->status = code_index == 4 ? ST_UNAVAILABLE : ST_REJECTED;
 		cnt.rejected++;
-		cnt.rejected_by_code[code]++;
+		cnt.rejected_by_code[code_index]++;
 	}
-	json_decref(ack);
 }
 
 static void note_seq(struct stream *st, long long seq)
@@ -816,11 +836,10 @@ static struct stream *stream_named(const char *id)
 /* --raw: the subscriber got a message; it answers the event. */
 static void handle_raw(const struct mosquitto_message *m, int64_t now)
 {
-	json_t *event = json_loadb(m->payload, (size_t)m->payloadlen, 0, NULL);
 	unsigned char key[16];
 	struct record *r;
 
-	if (!event || !parse_uuid(json_string_value(json_object_get(event, "id")), key) || !(r = record_find(key))) {
+	if (!id_field(m, key) || !(r = record_find(key))) {
 		cnt.foreign_confirms++;
 	} else if (r->confirmations++ > 0) {
 		cnt.duplicate_confirms++;
@@ -832,7 +851,6 @@ static void handle_raw(const struct mosquitto_message *m, int64_t now)
 		conns[r->publisher].outstanding--;
 		conns[r->publisher].accepted++;
 	}
-	json_decref(event);
 }
 
 /* --urls: the subscriber saw an event past a gap (lost with a broker, or
@@ -849,50 +867,44 @@ static void note_gap(struct conn *c, int64_t now)
 
 static void handle_confirmed(struct conn *c, const struct mosquitto_message *m, int64_t now)
 {
-	json_t *event = json_loadb(m->payload, (size_t)m->payloadlen, 0, NULL);
-	json_t *seq = json_object_get(event, "seq");
+	long long seq = int_field(m, "seq");
+	char restaurant[128];
 	unsigned char key[16];
 	struct record *r;
 	struct stream *st;
 
-	if (!event || !json_is_integer(seq)) {
+	if (seq < 0) {
 		cnt.bad_confirms++;
-		json_decref(event);
 		return;
 	}
 	/* Without --urls nothing is resumed, so a replayed copy is no one's. */
-	if (!opt.urls && json_is_true(json_object_get(event, "replay"))) {
-		json_decref(event);
+	if (!opt.urls && true_field(m, "replay"))
 		return;
-	}
-	st = stream_named(json_string_value(json_object_get(event, "restaurant")));
+	st = string_field(m, "restaurant", restaurant, sizeof(restaurant)) ? stream_named(restaurant) : NULL;
 	if (st && opt.urls) {
 		/* As a client does: a seq it has is dropped, one past a gap waits
 		 * for the resume that fills the gap. */
-		long long s = json_integer_value(seq);
-		if (s <= st->last_seq || s > st->last_seq + 1) {
-			if (s <= st->last_seq)
+		if (seq <= st->last_seq || seq > st->last_seq + 1) {
+			if (seq <= st->last_seq)
 				cnt.redelivered++;
 			else
 				note_gap(c, now);
-			json_decref(event);
 			return;
 		}
 	}
 	if (st)
-		note_seq(st, json_integer_value(seq));
-	if (!st || !parse_uuid(json_string_value(json_object_get(event, "id")), key) || !(r = record_find(key))) {
+		note_seq(st, seq);
+	if (!st || !id_field(m, key) || !(r = record_find(key))) {
 		cnt.foreign_confirms++;
 	} else if (r->confirmations++ > 0) {
 		cnt.duplicate_confirms++;
 	} else {
 		r->confirmed_ns = now;
-		r->confirmed_seq = json_integer_value(seq);
+		r->confirmed_seq = seq;
 		cnt.confirmed++;
 		if (r->ack_ns)
 			conns[r->publisher].outstanding--;
 	}
-	json_decref(event);
 }
 
 static void append_delivery(int64_t sent_ns, int64_t latency_ns)
@@ -913,92 +925,41 @@ static void append_delivery(int64_t sent_ns, int64_t latency_ns)
  * event's created_at, written by the other process's publisher). */
 static void handle_fanout(const struct mosquitto_message *m, int64_t now)
 {
-	json_t *event = json_loadb(m->payload, (size_t)m->payloadlen, 0, NULL);
 	unsigned char key[16];
 	struct record *r;
 
-	if (!event || json_is_true(json_object_get(event, "replay"))) {
-		json_decref(event);
+	if (true_field(m, "replay"))
 		return;
-	}
 	if (opt.hold) {
+		char created_at[64];
 		struct timespec wall;
 		long long created_ms;
-		if (fyn_timestamp_parse_ms(json_string_value(json_object_get(event, "created_at")), &created_ms) != 0) {
+		if (!string_field(m, "created_at", created_at, sizeof(created_at))
+				|| fyn_timestamp_parse_ms(created_at, &created_ms) != 0) {
 			foreign_deliveries++;
 		} else {
 			clock_gettime(CLOCK_REALTIME, &wall);
 			int64_t latency = (int64_t)wall.tv_sec * NS_PER_S + wall.tv_nsec - (int64_t)created_ms * NS_PER_MS;
 			append_delivery(now - latency, latency);
 		}
-	} else if (!parse_uuid(json_string_value(json_object_get(event, "id")), key) || !(r = record_find(key))) {
+	} else if (!id_field(m, key) || !(r = record_find(key))) {
 		foreign_deliveries++;
 	} else {
 		append_delivery(r->sent_ns, now - r->sent_ns);
 	}
-	json_decref(event);
-}
-
-/* Where key's value starts at the top level of the JSON object text s, or
- * NULL. --storm reads only seq and replay of 500,000 events: a scan instead
- * of a parse keeps the load generator's share of the machine small. */
-static const char *top_level_value(const char *s, size_t len, const char *key)
-{
-	size_t klen = strlen(key);
-	int depth = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '"') {
-			size_t start = ++i;
-			while (i < len && s[i] != '"')
-				i += s[i] == '\\' ? 2 : 1;
-			if (i >= len)
-				return NULL;
-			if (depth == 1 && i - start == klen && memcmp(s + start, key, klen) == 0) {
-				size_t j = i + 1;
-				while (j < len && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'))
-					j++;
-				if (j < len && s[j] == ':') {
-					for (j++; j < len && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n' || s[j] == '\r'); j++)
-						;
-					return j < len ? s + j : NULL;
-				}
-			}
-		} else if (s[i] == '{' || s[i] == '[') {
-			depth++;
-		} else if (s[i] == '}' || s[i] == ']') {
-			depth--;
-		}
-	}
-	return NULL;
-}
-
-/* A non-negative JSON integer at v (inside s[0..len)), or -1. */
-static long long json_int_at(const char *s, size_t len, const char *v)
-{
-	long long n = 0;
-	const char *end = s + len;
-	if (!v || v >= end || *v < '0' || *v > '9')
-		return -1;
-	for (; v < end && *v >= '0' && *v <= '9'; v++) {
-		if (n > LLONG_MAX / 10 - 10)
-			return -1;
-		n = n * 10 + (*v - '0');
-	}
-	return n;
 }
 
 /* --storm: one event of the subscriber's replay: it must be the next seq
  * due, of its own restaurant, replayed, before its replay.done. */
 static void storm_event(struct conn *c, const struct mosquitto_message *m)
 {
-	const char *p = m->payload, *rid = streams[c->stream].id;
-	size_t len = (size_t)m->payloadlen, rlen = strlen(rid);
-	long long seq = json_int_at(p, len, top_level_value(p, len, "seq"));
-	const char *replay = top_level_value(p, len, "replay");
+	const char *rid = streams[c->stream].id;
+	size_t rlen = strlen(rid);
+	long long seq = int_field(m, "seq");
 
 	if (seq < 0) {
 		cnt.bad_confirms++;
-	} else if (!replay || len - (size_t)(replay - p) < 4 || memcmp(replay, "true", 4) != 0) {
+	} else if (!true_field(m, "replay")) {
 		cnt.storm_live++;
 	} else if (c->caught_up) {
 		cnt.storm_after_done++;
