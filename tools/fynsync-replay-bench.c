@@ -366,13 +366,16 @@ static void copy_string(const char *text, const jsmntok_t *t, char *out, size_t 
 static bool integer_literal(const char *text, const jsmntok_t *t, long long *out)
 {
 	char digits[24], *end;
+	const char *number = digits;
 	size_t len = (size_t)(t->end - t->start);
 	if (t->type != JSMN_PRIMITIVE || len == 0 || len >= sizeof(digits))
 		return false;
 	memcpy(digits, text + t->start, len);
 	digits[len] = '\0';
-	if (strspn(digits + (digits[0] == '-'), "0123456789") != len - (digits[0] == '-')
-			|| (digits[digits[0] == '-'] == '0' && len > (size_t)1 + (digits[0] == '-')))
+	if (*number == '-')
+		number++;
+	len = strlen(number);
+	if (len == 0 || strspn(number, "0123456789") != len || (number[0] == '0' && len > 1))
 		return false;
 	errno = 0;
 	*out = strtoll(digits, &end, 10);
