@@ -8,7 +8,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 DEBIAN_PACKAGES=(
 	build-essential cmake pkg-config git
 	mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
-	libjansson-dev libjwt-dev libpq-dev libssl-dev libcmocka-dev uthash-dev libmicrohttpd-dev
+	libjansson-dev libjsmn-dev libjwt-dev libpq-dev libssl-dev libcmocka-dev uthash-dev libmicrohttpd-dev
 	postgresql-15 postgresql-client-15 postgresql-15-auto-failover pg-auto-failover-cli
 	python3 python3-paho-mqtt python3-psycopg2 python3-jwt python3-pytest python3-cryptography python3-prometheus-client
 	openssl valgrind cppcheck clang-tidy clang libclang-rt-14-dev gnuplot-nox
