@@ -734,28 +734,38 @@ static void on_subscribe(struct mosquitto *mosq, void *userdata, int mid, int qo
 
 /* ---- reading the hub's answers and events --------------------------------- */
 
-/* Fields of message m's payload by a scan (json_fields.h: jansson was a
- * fifth of the generator's CPU). */
-static bool string_field(const struct mosquitto_message *m, const char *key, char *out, size_t size)
+/* The fields of the message last read (json_fields.h: tokens, not a
+ * jansson tree, which was a fifth of the generator's CPU). */
+static struct json_fields *fields;
+
+/* Reads message m: true when its payload is one JSON object. */
+static bool read_fields(const struct mosquitto_message *m)
 {
-	return json_string_field(m->payload, (size_t)m->payloadlen, key, out, size);
+	return json_fields_read(fields, m->payload, (size_t)m->payloadlen);
 }
 
-static long long int_field(const struct mosquitto_message *m, const char *key)
+static bool string_field(const char *key, char *out, size_t size)
 {
-	return json_int_field(m->payload, (size_t)m->payloadlen, key);
+	return json_fields_string(fields, key, out, size);
 }
 
-static bool true_field(const struct mosquitto_message *m, const char *key)
+/* key's value when a non-negative integer, else -1. */
+static long long int_field(const char *key)
 {
-	return json_true_field(m->payload, (size_t)m->payloadlen, key);
+	long long v;
+	return json_fields_int(fields, key, &v) && v >= 0 ? v : -1;
 }
 
-/* The event id of message m as a key. */
-static bool id_field(const struct mosquitto_message *m, unsigned char key[16])
+static bool true_field(const char *key)
+{
+	return json_fields_true(fields, key);
+}
+
+/* The event id of the message read, as a key. */
+static bool id_field(unsigned char key[16])
 {
 	char text[40];
-	return string_field(m, "id", text, sizeof(text)) && parse_uuid(text, key);
+	return string_field("id", text, sizeof(text)) && parse_uuid(text, key);
 }
 
 static int reject_code_index(const char *code)
@@ -773,11 +783,11 @@ static void handle_ack(struct conn *c, const struct mosquitto_message *m, int64_
 	unsigned char key[16];
 	struct record *r;
 
-	if (!string_field(m, "status", status, sizeof(status))) {
+	if (!read_fields(m) || !string_field("status", status, sizeof(status))) {
 		cnt.bad_acks++;
 		return;
 	}
-	if (!id_field(m, key) || !(r = record_find(key)) || r->publisher != c->number) {
+	if (!id_field(key) || !(r = record_find(key)) || r->publisher != c->number) {
 		cnt.unknown_acks++;
 		return;
 	}
@@ -796,12 +806,12 @@ static void handle_ack(struct conn *c, const struct mosquitto_message *m, int64_
 		c->outstanding--;
 	if (strcmp(status, "accepted") == 0) {
 		r->status = ST_ACCEPTED;
-		r->ack_seq = int_field(m, "seq");
+		r->ack_seq = int_field("seq");
 		cnt.accepted++;
 		c->accepted++;
 	} else {
 		char code[32];
-		int code_index = reject_code_index(string_field(m, "code", code, sizeof(code)) ? code : NULL);
+		int code_index = reject_code_index(string_field("code", code, sizeof(code)) ? code : NULL);
 		r->status = code_index == 4 ? ST_UNAVAILABLE : ST_REJECTED;
 		cnt.rejected++;
 		cnt.rejected_by_code[code_index]++;
@@ -839,7 +849,7 @@ static void handle_raw(const struct mosquitto_message *m, int64_t now)
 	unsigned char key[16];
 	struct record *r;
 
-	if (!id_field(m, key) || !(r = record_find(key))) {
+	if (!read_fields(m) || !id_field(key) || !(r = record_find(key))) {
 		cnt.foreign_confirms++;
 	} else if (r->confirmations++ > 0) {
 		cnt.duplicate_confirms++;
@@ -867,7 +877,7 @@ static void note_gap(struct conn *c, int64_t now)
 
 static void handle_confirmed(struct conn *c, const struct mosquitto_message *m, int64_t now)
 {
-	long long seq = int_field(m, "seq");
+	long long seq = read_fields(m) ? int_field("seq") : -1;
 	char restaurant[128];
 	unsigned char key[16];
 	struct record *r;
@@ -878,9 +888,9 @@ static void handle_confirmed(struct conn *c, const struct mosquitto_message *m, 
 		return;
 	}
 	/* Without --urls nothing is resumed, so a replayed copy is no one's. */
-	if (!opt.urls && true_field(m, "replay"))
+	if (!opt.urls && true_field("replay"))
 		return;
-	st = string_field(m, "restaurant", restaurant, sizeof(restaurant)) ? stream_named(restaurant) : NULL;
+	st = string_field("restaurant", restaurant, sizeof(restaurant)) ? stream_named(restaurant) : NULL;
 	if (st && opt.urls) {
 		/* As a client does: a seq it has is dropped, one past a gap waits
 		 * for the resume that fills the gap. */
@@ -894,7 +904,7 @@ static void handle_confirmed(struct conn *c, const struct mosquitto_message *m, 
 	}
 	if (st)
 		note_seq(st, seq);
-	if (!st || !id_field(m, key) || !(r = record_find(key))) {
+	if (!st || !id_field(key) || !(r = record_find(key))) {
 		cnt.foreign_confirms++;
 	} else if (r->confirmations++ > 0) {
 		cnt.duplicate_confirms++;
@@ -928,13 +938,13 @@ static void handle_fanout(const struct mosquitto_message *m, int64_t now)
 	unsigned char key[16];
 	struct record *r;
 
-	if (true_field(m, "replay"))
+	if (!read_fields(m) || true_field("replay"))
 		return;
 	if (opt.hold) {
 		char created_at[64];
 		struct timespec wall;
 		long long created_ms;
-		if (!string_field(m, "created_at", created_at, sizeof(created_at))
+		if (!string_field("created_at", created_at, sizeof(created_at))
 				|| fyn_timestamp_parse_ms(created_at, &created_ms) != 0) {
 			foreign_deliveries++;
 		} else {
@@ -942,7 +952,7 @@ static void handle_fanout(const struct mosquitto_message *m, int64_t now)
 			int64_t latency = (int64_t)wall.tv_sec * NS_PER_S + wall.tv_nsec - (int64_t)created_ms * NS_PER_MS;
 			append_delivery(now - latency, latency);
 		}
-	} else if (!id_field(m, key) || !(r = record_find(key))) {
+	} else if (!id_field(key) || !(r = record_find(key))) {
 		foreign_deliveries++;
 	} else {
 		append_delivery(r->sent_ns, now - r->sent_ns);
@@ -955,11 +965,11 @@ static void storm_event(struct conn *c, const struct mosquitto_message *m)
 {
 	const char *rid = streams[c->stream].id;
 	size_t rlen = strlen(rid);
-	long long seq = int_field(m, "seq");
+	long long seq = read_fields(m) ? int_field("seq") : -1;
 
 	if (seq < 0) {
 		cnt.bad_confirms++;
-	} else if (!true_field(m, "replay")) {
+	} else if (!true_field("replay")) {
 		cnt.storm_live++;
 	} else if (c->caught_up) {
 		cnt.storm_after_done++;
@@ -1925,6 +1935,7 @@ static void teardown(void)
 		free(conns[i].token);
 	}
 	mosquitto_lib_cleanup();
+	json_fields_free(fields);
 	free(conns);
 	free(records);
 	free(index_slots);
@@ -1951,6 +1962,8 @@ int main(int argc, char **argv)
 	urandom_fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 	if (urandom_fd < 0)
 		die("cannot open /dev/urandom: %s", strerror(errno));
+	if (!(fields = json_fields_new()))
+		die("out of memory");
 	mosquitto_lib_init();
 	setup_connections();
 	if (opt.hold) {

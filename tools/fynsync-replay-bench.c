@@ -21,8 +21,8 @@
  * driven by ppoll, CLOCK_MONOTONIC for every duration. The request and
  * replay.done moments are also given in CLOCK_REALTIME (unix seconds) so a
  * driver can line them up with other tools' results. Events are read with
- * jsmn's tokenizer (only seq, replay, event_type and recorded_at are
- * looked at); replay.done and errors with jansson.
+ * jsmn's tokenizer (json_fields.h; only seq, replay, event_type and
+ * recorded_at are looked at); replay.done and errors with jansson.
  *
  * Output: a human summary on stdout, then one JSON line (the last line).
  * Exit status: 0 replay complete and consistent, 1 complete but wrong
@@ -50,15 +50,8 @@
 #include <jwt.h>
 #include <mosquitto.h>
 
-/* jsmn (Debian's libjsmn-dev, header only) tokenizes each replayed event in
- * place: no tree, no allocation, about a third of jansson's cost per event,
- * which was half of this client's CPU and so of the replay's wall time on
- * two cores. Strict mode: only JSON's own token syntax is accepted. */
-#define JSMN_STATIC
-#define JSMN_STRICT
-#include <jsmn.h>
-
 #include "bench_common.h"
+#include "json_fields.h"
 
 #define CLIENT_ID_MAX 65
 #define TOPIC_MAX 256
@@ -66,7 +59,6 @@
 #define MISC_INTERVAL_NS (100 * NS_PER_MS)
 #define IDLE_POLL_NS (20 * NS_PER_MS)
 #define READS_PER_POLL 4096
-#define EVENT_TOKENS 256     /* an event's tokens; a larger one grows the array */
 
 struct options {
 	const char *host;
@@ -321,102 +313,32 @@ static bool topic_fits(const char *topic, const char *type)
 
 /* ---- reading an event ------------------------------------------------------------ */
 
-/* The top-level members the checks need, as spans of the payload: strings
- * without their quotes (escapes left as they are: an escaped event type
- * then fails topic_fits, a check that errs towards reporting), seq and
- * replay as their literal text. */
+/* The top-level members the checks need. */
 struct event_fields {
 	bool ok;                  /* one JSON object, nothing after it */
-	bool has_seq;             /* seq is an integer literal */
+	bool has_seq;             /* seq is an integer */
 	long long seq;
 	bool replay;              /* replay is the literal true */
-	char event_type[128];     /* "" when absent or not a string */
+	char event_type[128];     /* "" when absent, not a string or escaped */
 	char recorded_at[40];
 };
 
-static jsmntok_t *tokens;
-static unsigned token_cap;
-
-/* The index after token i and everything inside it. */
-static int skip_value(const jsmntok_t *t, int i, int count)
-{
-	int children = t[i].type == JSMN_OBJECT ? 2 * t[i].size : t[i].type == JSMN_ARRAY ? t[i].size : 0;
-	i++;
-	while (children-- > 0 && i < count)
-		i = skip_value(t, i, count);
-	return i;
-}
-
-static bool token_is(const char *text, const jsmntok_t *t, const char *literal)
-{
-	size_t len = strlen(literal);
-	return (size_t)(t->end - t->start) == len && memcmp(text + t->start, literal, len) == 0;
-}
-
-static void copy_string(const char *text, const jsmntok_t *t, char *out, size_t size)
-{
-	size_t len = (size_t)(t->end - t->start);
-	if (t->type != JSMN_STRING || len >= size)
-		len = 0;
-	memcpy(out, text + t->start, len);
-	out[len] = '\0';
-}
-
-/* An integer as JSON writes one (no fraction, no exponent, no leading zero). */
-static bool integer_literal(const char *text, const jsmntok_t *t, long long *out)
-{
-	char digits[24], *end;
-	const char *number = digits;
-	size_t len = (size_t)(t->end - t->start);
-	if (t->type != JSMN_PRIMITIVE || len == 0 || len >= sizeof(digits))
-		return false;
-	memcpy(digits, text + t->start, len);
-	digits[len] = '\0';
-	if (*number == '-')
-		number++;
-	len = strlen(number);
-	if (len == 0 || strspn(number, "0123456789") != len || (number[0] == '0' && len > 1))
-		return false;
-	errno = 0;
-	*out = strtoll(digits, &end, 10);
-	return errno == 0 && *end == '\0';
-}
-
-static int tokenize(const char *text, size_t len)
-{
-	for (;;) {
-		jsmn_parser parser;
-		int count;
-		jsmn_init(&parser);
-		count = jsmn_parse(&parser, text, len, tokens, token_cap);
-		if (count != JSMN_ERROR_NOMEM)
-			return count;
-		jsmntok_t *grown = realloc(tokens, sizeof(*tokens) * token_cap * 2);
-		if (!grown)
-			die("out of memory");
-		tokens = grown;
-		token_cap *= 2;
-	}
-}
+/* jsmn's tokens, not a jansson tree (json_fields.h): jansson was half of
+ * this client's CPU and so of the replay's wall time on two cores. */
+static struct json_fields *fields;
 
 static void read_event(const char *text, size_t len, struct event_fields *f)
 {
-	int count = tokenize(text, len);
 	memset(f, 0, sizeof(*f));
-	if (count < 1 || tokens[0].type != JSMN_OBJECT || skip_value(tokens, 0, count) != count)
+	if (!json_fields_read(fields, text, len))
 		return;
 	f->ok = true;
-	for (int i = 1; i + 1 < count; i = skip_value(tokens, i + 1, count)) {
-		const jsmntok_t *key = &tokens[i], *value = &tokens[i + 1];
-		if (token_is(text, key, "seq"))
-			f->has_seq = integer_literal(text, value, &f->seq);
-		else if (token_is(text, key, "replay"))
-			f->replay = value->type == JSMN_PRIMITIVE && token_is(text, value, "true");
-		else if (token_is(text, key, "event_type"))
-			copy_string(text, value, f->event_type, sizeof(f->event_type));
-		else if (token_is(text, key, "recorded_at"))
-			copy_string(text, value, f->recorded_at, sizeof(f->recorded_at));
-	}
+	f->has_seq = json_fields_int(fields, "seq", &f->seq);
+	f->replay = json_fields_true(fields, "replay");
+	if (!json_fields_string(fields, "event_type", f->event_type, sizeof(f->event_type)))
+		f->event_type[0] = '\0';
+	if (!json_fields_string(fields, "recorded_at", f->recorded_at, sizeof(f->recorded_at)))
+		f->recorded_at[0] = '\0';
 }
 
 static void count_live(const struct event_fields *f)
@@ -837,9 +759,7 @@ int main(int argc, char **argv)
 		token_sub(token, sub_name, sizeof(sub_name));
 	}
 
-	token_cap = EVENT_TOKENS;
-	tokens = malloc(token_cap * sizeof(*tokens));
-	if (!tokens)
+	if (!(fields = json_fields_new()))
 		die("out of memory");
 	mosquitto_lib_init();
 	connect_and_subscribe(token);
@@ -882,7 +802,7 @@ int main(int argc, char **argv)
 	free(token);
 	free(arrivals);
 	free(seen);
-	free(tokens);
+	json_fields_free(fields);
 	free(done_payload);
 	free(first_error);
 	return setup_failed ? 2 : rc;

@@ -1,16 +1,23 @@
 /*
- * json_fields.h: reading a few top-level fields of a JSON object's text
- * without parsing it, for the load generators.
+ * json_fields.h: a few top-level fields of a JSON object, read with jsmn's
+ * tokenizer (Debian's libjsmn-dev) instead of a jansson tree, for the load
+ * generators.
  *
- * fynsync-bench reads two or three fields of every ack and every delivery:
- * 20,000 deliveries/s in the fanout scenario, on the same two cores as the
- * hub it measures. Parsing each with jansson was a fifth of the
- * generator's CPU (perf, docs/benchmarks.md); a scan for the fields is a
- * small fraction of that. The scan trusts that the text is one JSON object
- * (the hub's output; its JSON is checked by the unit, corpus and fuzz
- * tests) and finds a key only at the object's top level, never inside a
- * nested value or a string. Keys are matched as written: the hub never
- * escapes a key. Pure functions on the caller's buffer; nothing allocated.
+ * fynsync-bench reads two to four fields of every ack and every delivery
+ * (20,000 deliveries/s in the fanout scenario), and fynsync-replay-bench of
+ * every replayed event, on the same two cores as the hub they measure.
+ * Building a jansson tree for each was a fifth of fynsync-bench's CPU and a
+ * third of the replay client's (perf, docs/benchmarks.md); tokenizing in
+ * place allocates nothing. A reader checks that the text is one JSON object
+ * and nothing after it, with JSON's own tokens (jsmn's strict mode; jsmn is
+ * no full validator: it lets a stray comma through, and the hub's JSON is
+ * checked by the unit, corpus and fuzz tests), then finds keys among the
+ * object's own members only, never inside a nested value or a string.
+ * Keys are matched as written: the hub never escapes a key.
+ *
+ * Ownership: a reader is one tool's, single-threaded; it keeps a token
+ * array that grows as needed, and points into the text it last read, which
+ * the caller keeps alive while it asks for fields.
  */
 #ifndef FYNSYNC_JSON_FIELDS_H
 #define FYNSYNC_JSON_FIELDS_H
@@ -18,13 +25,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The string value of key copied into out (NUL-terminated), when it is a
- * string without escapes that fits in size; false otherwise (missing, not
- * a string, escaped, too long). */
-bool json_string_field(const char *s, size_t len, const char *key, char *out, size_t size);
-/* The value of key when it is a non-negative integer, else -1. */
-long long json_int_field(const char *s, size_t len, const char *key);
-/* Whether key's value is true. */
-bool json_true_field(const char *s, size_t len, const char *key);
+struct json_fields;
+
+/* NULL when out of memory. */
+struct json_fields *json_fields_new(void);
+void json_fields_free(struct json_fields *f);
+
+/* Reads s[0..len): true when it is exactly one JSON object; the lookups
+ * below then answer for it (and answer "absent" after a false). */
+bool json_fields_read(struct json_fields *f, const char *s, size_t len);
+/* key's value copied into out (NUL-terminated) when it is a string without
+ * escapes that fits in size (every id, status, code, restaurant and
+ * timestamp the hub sends); false otherwise. */
+bool json_fields_string(const struct json_fields *f, const char *key, char *out, size_t size);
+/* key's value when it is an integer as JSON writes one (no fraction, no
+ * exponent, no leading zero) that fits a long long. */
+bool json_fields_int(const struct json_fields *f, const char *key, long long *out);
+/* Whether key's value is the literal true. */
+bool json_fields_true(const struct json_fields *f, const char *key);
 
 #endif
