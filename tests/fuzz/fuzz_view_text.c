@@ -8,6 +8,11 @@
  * (tests/unit/jansson_view.h: parse, redact, dump compact), the copier must
  * give the same bytes; otherwise it must not crash. The same input is also
  * tried as the payload of an event. Seeded from tests/corpus/envelope.
+ *
+ * Not compared: texts with a NUL byte. jansson takes a NUL right after a
+ * number or a literal as the token's end and reads on ("[true\0\t]" loads
+ * as [true]); JSON allows no NUL outside a string, the copier refuses it,
+ * and the texts it copies come from PostgreSQL, which never holds one.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -25,7 +30,7 @@ static const char *const odd[] = { "é", "a\"b", "", "items" };
 static void compare(const char *text, size_t len, const char *const *keys, size_t count, bool replay)
 {
 	struct fyn_event_text ev;
-	char *want = jansson_view_text(text, len, keys, count, replay);
+	char *want = memchr(text, '\0', len) ? NULL : jansson_view_text(text, len, keys, count, replay);
 	char *got = fyn_event_text_scan(&ev, text, len) == 0 ? fyn_event_view_text(&ev, keys, count, replay) : NULL;
 
 	fyn_event_text_release(&ev);
