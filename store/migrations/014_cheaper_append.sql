@@ -214,8 +214,10 @@ BEGIN
     ),
     -- The rules, for elements not seen before: the built-in types' in this
     -- statement (the order's row read once, for the rule and the
-    -- projection), fynsync_check for the others (not called for known ids
-    -- or built-in types: a gating qual).
+    -- projection), fynsync_check for the others. OFFSET 0 keeps the lateral
+    -- subquery from being pulled up into the join, so its WHERE (outer
+    -- values only) gates the call: without it fynsync_check ran for every
+    -- element, as in 010, and the qual only filtered its result.
     c AS (
         SELECT w.*,
                CASE WHEN w.shape IS NOT NULL THEN 'invalid'
@@ -239,7 +241,8 @@ BEGIN
           LEFT JOIN LATERAL (SELECT f.code, f.reason FROM fynsync_check(w.r, w.etype, w.agg, w.p) f
                               WHERE w.known_seq IS NULL AND w.rej_code IS NULL
                                 AND w.etype NOT IN ('order.created', 'order.updated', 'menu.updated',
-                                                    'inventory.adjusted')) ch ON true
+                                                    'inventory.adjusted')
+                             OFFSET 0) ch ON true
     ),
     -- Accepted new events, with the state their projections start from.
     a0 AS (
