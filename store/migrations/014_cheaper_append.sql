@@ -287,26 +287,26 @@ BEGIN
           FROM a2 JOIN restaurants h ON h.id = a2.r
     ),
     -- The run's events as stored (the answers are built from the same
-    -- rows, so nothing needs to be read back from the insert).
+    -- rows, so nothing needs to be read back from the insert), as columns:
+    -- 010 kept an events row value here, which the insert and the event's
+    -- text then took apart again field by field.
     stored AS (
         SELECT a.ord, a.idx, a.r, a.etype, a.seq, 0 AS sub,
-               ROW(a.id, (a.el->>'correlation_id')::uuid, a.agg, a.etype, a.p, a.meta,
-                   a.at, a.el->>'created_by', a.r, a.seq, a.recorded)::events AS e
+               a.id, (a.el->>'correlation_id')::uuid AS correlation_id, a.agg, a.p AS payload, a.meta,
+               a.at, a.el->>'created_by' AS created_by, a.recorded
           FROM a
         UNION ALL
         SELECT a.ord, NULL, a.r, 'inventory.low', a.seq + 1, 1,
-               ROW(a.gen_id, coalesce((a.el->>'correlation_id')::uuid, a.id), a.p->>'item_id', 'inventory.low',
-                   jsonb_build_object('item_id', a.p->>'item_id', 'level', a.new_level, 'low_threshold', a.new_thr),
-                   jsonb_build_object('generated_by', 'hub', 'cause', a.id),
-                   a.at, 'hub', a.r, a.seq + 1, a.recorded)::events
+               a.gen_id, coalesce((a.el->>'correlation_id')::uuid, a.id), a.p->>'item_id',
+               jsonb_build_object('item_id', a.p->>'item_id', 'level', a.new_level, 'low_threshold', a.new_thr),
+               jsonb_build_object('generated_by', 'hub', 'cause', a.id),
+               a.at, 'hub', a.recorded
           FROM a WHERE a.emits
     ),
     ins AS (
         INSERT INTO events (id, correlation_id, aggregate_id, event_type, payload, metadata,
                             created_at, created_by, restaurant, seq, recorded_at)
-        SELECT (s.e).id, (s.e).correlation_id, (s.e).aggregate_id, (s.e).event_type, (s.e).payload,
-               (s.e).metadata, (s.e).created_at, (s.e).created_by, (s.e).restaurant, (s.e).seq,
-               (s.e).recorded_at
+        SELECT s.id, s.correlation_id, s.agg, s.etype, s.payload, s.meta, s.at, s.created_by, s.r, s.seq, s.recorded
           FROM stored s
     ),
     heads AS (
@@ -336,7 +336,10 @@ BEGIN
                             created_seq, updated_seq, created_at, updated_at, completed_at)
         SELECT a.r, a.agg, d.data->>'status', (d.data->'total')::numeric::bigint, d.data->'items', d.data,
                a.seq, a.seq, a.at, a.at, CASE WHEN d.data->>'status' = 'completed' THEN a.at END
-          FROM a, LATERAL (SELECT jsonb_build_object('status', 'open', 'items', '[]'::jsonb) || a.p AS data) d
+          -- (the defaults merged only when a key is missing: the usual create
+          -- sends both, and then the merge is the payload itself)
+          FROM a, LATERAL (SELECT CASE WHEN a.p ? 'status' AND a.p ? 'items' THEN a.p
+                                      ELSE jsonb_build_object('status', 'open', 'items', '[]'::jsonb) || a.p END AS data) d
          WHERE a.etype = 'order.created'
         RETURNING orders.restaurant, orders.completed_at AS at, orders.total
     ),
@@ -428,7 +431,9 @@ BEGIN
         UNION ALL
         -- Stored now, and what the hub generated because of them.
         SELECT ROW(s.ord, s.sub, s.idx, CASE WHEN s.sub = 0 THEN 'accepted' ELSE 'generated' END, NULL, NULL,
-                   s.r, s.seq, fynsync_event_text(s.e),
+                   s.r, s.seq,
+                   fynsync_event_text(ROW(s.id, s.correlation_id, s.agg, s.etype, s.payload, s.meta,
+                                          s.at, s.created_by, s.r, s.seq, s.recorded)::events),
                    s.sub = 0 AND s.etype NOT IN ('order.created', 'order.updated', 'menu.updated',
                                                  'inventory.adjusted'))::fynsync_append_json_answer
           FROM stored s
