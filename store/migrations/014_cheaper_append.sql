@@ -1,23 +1,46 @@
--- 014_cheaper_append: the same fynsync_append with less PostgreSQL work per
--- event.
+-- 014_cheaper_append: the same append with less PostgreSQL work per event.
 --
--- Why: FIGURES_PLACEHOLDER
+-- Why: in the throughput benchmark (8 publishers over 4 restaurants,
+-- window 250, fsync on) PostgreSQL spent 96-97 µs of CPU per event, more
+-- than the broker (57) and the load generator (37) together with the
+-- machine saturated, so it bounds the rate. pg_stat_statements and perf
+-- on the writer's backend (docs/benchmarks.md, "PostgreSQL's cost per
+-- event in the append") showed the run's one statement at about 80 µs per
+-- event, within it fynsync_check called for every element (its orders
+-- lookup ran 15,360 times for 15,360 events, although 010 meant to gate it),
+-- the event built as a jsonb object and printed again as text by the
+-- hub's query, and per event a foreign-key trigger lookup (2 µs) and an
+-- index insertion nothing reads.
+--
+-- Measured (2-vCPU VM shared with other jobs, alternated pairs, load
+-- average 2-5): tests/load/append_batch.py, the writer's query alone,
+-- batch 256 over 4 streams: 92.4 / 85.9 -> 74.2 / 74.2 µs of backend CPU
+-- per event; batch 64: 103.9 / 109.4 -> 85.9 / 85.9; batch 1: 710-840
+-- both ways (per call, not per event: planning the run's statement).
+-- run_bench.py throughput A/B (--restaurants 4 --window 250): PostgreSQL
+-- 96.0 / 96.7 -> 85.9 / 84.9 µs per event with other jobs taking about 30 %
+-- of the machine, 130.1 / 135.4 -> 112.2 / 93.3 with them at 40-48 %.
 --
 -- What changed (the contract, docs/store.md, is the same):
 -- * The rules of the built-in types (order.created, order.updated,
 --   menu.updated, inventory.adjusted) are judged inside the run's statement:
 --   fynsync_builtin_shape is one SQL expression (inlined by the planner) and
 --   the order conflicts come from the same orders row the projection reads.
---   Before, fynsync_check (a PL/pgSQL function returning a row) was called
---   per event through a function scan, with its own orders lookup. It is
---   still the rule of every other event type (a migration adding a type
---   redefines it, docs/architecture.md); test_rules_inline.sql checks that
---   both give the same answers for the built-in types.
--- * The answer's event is built as text in the one form jsonb prints
---   (fynsync_event_text: keys in jsonb's order, the same separators), typed
---   json, instead of a jsonb object the hub then printed again as text.
---   The bytes the hub fans out are the same as before and as replay's
---   (fynsync_event_json); the column is json instead of jsonb.
+--   fynsync_check (a PL/pgSQL function returning a row, with its own orders
+--   lookup) is still the rule of every other event type (a migration
+--   adding a type redefines it, docs/architecture.md) and is called only
+--   for those; test_cheaper_append.sql checks that both say the same for
+--   the built-in types.
+-- * The answer's event is built as text in the form jsonb prints
+--   (fynsync_event_text: keys in jsonb's order, the same separators),
+--   typed json, instead of a jsonb object the hub's query printed again.
+--   The hub calls fynsync_append_json, whose event column is json: the
+--   bytes it fans out are the ones before and replay's
+--   (fynsync_event_json). fynsync_append keeps its jsonb answer for every
+--   other caller, on top of it.
+-- * The run's stored events are columns, not an events row value that the
+--   insert and the text took apart again; an order.created that has
+--   status and items is its own merged data (no defaults to merge).
 -- * events loses two per-row costs nothing reads back: the index on
 --   (aggregate_id, created_at) (no query of the hub uses it; one more
 --   B-tree insertion of a text key per event) and the foreign key to
