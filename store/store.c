@@ -200,7 +200,7 @@ enum fyn_store_status fyn_store_append(struct fyn_store *store, const char *batc
 		struct fyn_append_result *result, char sqlstate[6], char *err, size_t errlen)
 {
 	static const char sql[] = "SELECT idx, status, code, reason, seq, event::text "
-		"FROM fynsync_append($1::jsonb)";
+		"FROM fynsync_append_json($1::jsonb)";
 	const char *params[] = { batch_json };
 	PGresult *res;
 	enum fyn_store_status status = FYN_STORE_OK;

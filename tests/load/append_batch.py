@@ -4,8 +4,10 @@ cluster with default durability (fsync=on, synchronous_commit=on) through
 tests/integration/harness.py, the migrations applied by the given
 fynsync-migrate, then --rounds transactions of one batch of --batch
 order.created events each (distinct orders, the payload fynsync-bench sends)
-over --restaurants streams, from one connection. Prints the median ms per
-batch and the backend's CPU µs per event. Used for the figures in
+over --restaurants streams, from one connection, through the function the
+hub's writer calls (fynsync_append_json since migration 014, before it
+fynsync_append). Prints the median ms per batch and the backend's CPU µs
+per event. Used for the figures in
 store/migrations/010_set_based_append.sql:
 
   tests/load/append_batch.py --migrate build/tools/fynsync-migrate
@@ -63,21 +65,26 @@ def main():
         subprocess.run([args.migrate, pg.conninfo], check=True, stdout=subprocess.DEVNULL)
         conn = pg.connect()
         cur = conn.cursor()
-        cur.execute("SELECT pg_backend_pid()")
-        pid = cur.fetchone()[0]
+        cur.execute("SELECT pg_backend_pid(), coalesce(to_regprocedure('fynsync_append_json(jsonb)')::text, "
+                    "'fynsync_append(jsonb)')")
+        pid, function = cur.fetchone()
+        # The writer's query (store/store.c), every row fetched.
+        append = ("SELECT idx, status, code, reason, seq, event::text FROM "
+                  + function.split("(")[0] + "(%s::jsonb)")
         batches = [batch(args.batch, args.restaurants) for _ in range(args.rounds + 10)]
         for b in batches[:10]:
-            cur.execute("SELECT count(*) FROM fynsync_append(%s::jsonb)", (b,))
+            cur.execute(append, (b,))
+            cur.fetchall()
         times = []
         cpu0 = backend_cpu(pid)
         for b in batches[10:]:
             t = time.monotonic()
-            cur.execute("SELECT count(*) FROM fynsync_append(%s::jsonb)", (b,))
-            assert cur.fetchone()[0] == args.batch
+            cur.execute(append, (b,))
+            assert len(cur.fetchall()) == args.batch
             times.append((time.monotonic() - t) * 1000)
         cpu = backend_cpu(pid) - cpu0
         print(json.dumps({"batch": args.batch, "rounds": args.rounds, "restaurants": args.restaurants,
-                          "ms_per_batch_median": round(statistics.median(times), 2),
+                          "function": function, "ms_per_batch_median": round(statistics.median(times), 2),
                           "ms_per_batch_min": round(min(times), 2),
                           "backend_cpu_us_per_event": round(cpu / (args.batch * args.rounds) * 1e6, 1),
                           "loadavg": open("/proc/loadavg").read().split()[:3]}))
