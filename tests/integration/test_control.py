@@ -23,14 +23,6 @@ def answer(client, timeout=15):
     return kind(client, topic), doc
 
 
-@pytest.fixture(scope="module")
-def own_broker(postgres):
-    b = Broker(postgres)
-    yield b
-    b.assert_clean_exit()
-    b.destroy()
-
-
 # ---------------------------------------------------------------------------
 # defect 7: no silence for requests that do not exist
 
@@ -40,8 +32,8 @@ def own_broker(postgres):
     ("fynlo/v1/ctl/", ""),
     ("fynlo/v1/ctl", ""),
 ])
-def test_unknown_control_verbs_are_answered_invalid(own_broker, topic, verb):
-    client = own_broker.client("staff", ["r1"])
+def test_unknown_control_verbs_are_answered_invalid(broker, topic, verb):
+    client = broker.client("staff", ["r1"])
     try:
         client.publish(topic, {"streams": {"r1": 0}})
         got = drain(client, 1.0)
@@ -54,8 +46,8 @@ def test_unknown_control_verbs_are_answered_invalid(own_broker, topic, verb):
         client.close()
 
 
-def test_the_bare_submission_topic_is_answered_invalid(own_broker):
-    client = own_broker.client("staff", ["r1"])
+def test_the_bare_submission_topic_is_answered_invalid(broker):
+    client = broker.client("staff", ["r1"])
     try:
         e = event()
         client.publish("fynlo/v1/in", e)
