@@ -5,7 +5,10 @@
 
 -- Every shape rule of the built-in types, each way it can fail and pass:
 -- the same reason from both (fynsync_check's conflicts are state, left to
--- the orders' tests).
+-- the orders' tests). Since 015 fynsync_check takes these rules from
+-- fynsync_builtin_shape, so this checks that it still answers each of them
+-- with code invalid and nothing else; the reasons' texts are checked by
+-- test_menu.sql, test_inventory.sql and test_append_idempotent.sql.
 DO $$
 DECLARE
     differ int;
