@@ -94,8 +94,12 @@ def test_an_event_accepted_on_one_node_reaches_subscribers_of_the_other(nodes, p
         assert [e["seq"] for e in got] == [first["seq"], second["seq"]]
         assert kds.drain(0.5) == []   # once each
     # Each node's follower published the other's event, told by a notification.
+    # Both commits notify both nodes, but a node's own notification may come
+    # after it has published the other's event: wait for both counters.
     for n, was in zip(nodes, before):
-        m = metrics_after(n, lambda m: m["fynsync_fanout_events_total"] > was["fynsync_fanout_events_total"])
+        m = metrics_after(n, lambda m, was=was: (
+            m["fynsync_fanout_events_total"] > was["fynsync_fanout_events_total"]
+            and m["fynsync_fanout_notifications_total"] - was["fynsync_fanout_notifications_total"] >= 2))
         assert m["fynsync_fanout_events_total"] - was["fynsync_fanout_events_total"] == 1
         assert m["fynsync_fanout_notifications_total"] - was["fynsync_fanout_notifications_total"] >= 2
         assert 0 <= m["fynsync_fanout_lag_seconds"] < 5   # recorded_at has milliseconds: 0 is possible
