@@ -80,7 +80,7 @@ enum fyn_store_status fyn_store_events_after(struct fyn_store *store, const char
 		return FYN_STORE_DOWN;
 	}
 	res = PQexecParams(fyn_store_connection(store),
-			"SELECT seq, event::text FROM fynsync_events_after($1, $2::bigint, $3::int)",
+			"SELECT seq, event::text FROM fynsync_replay_page($1, $2::bigint, $3::int)",
 			3, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		return failed(store, res, err, errlen);
