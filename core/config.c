@@ -57,6 +57,7 @@ static const struct number_option numbers[] = {
 	{ "writers", 1, 64, offsetof(struct fyn_config, writers), AS_SIZE },
 	{ "commit_timeout_ms", 100, 600000, offsetof(struct fyn_config, commit_timeout_ms), AS_INT },
 	{ "max_replay", 1, 100000000, offsetof(struct fyn_config, max_replay), AS_LONG_LONG },
+	{ "replay_rate", 0, 100000000, offsetof(struct fyn_config, replay_rate), AS_LONG_LONG },
 	{ "metrics_port", 0, 65535, offsetof(struct fyn_config, metrics_port), AS_INT },
 	{ "alert_window", 1, 3600, offsetof(struct fyn_config, alert_window_s), AS_INT },
 	{ "alert_min_count", 1, 1000000, offsetof(struct fyn_config, alert_min_count), AS_INT },
@@ -125,6 +126,7 @@ int fyn_config_parse(const struct fyn_option *options, int count, struct fyn_con
 	cfg->writers = 4;
 	cfg->commit_timeout_ms = 3000;
 	cfg->max_replay = 50000;
+	cfg->replay_rate = 50000;
 	cfg->metrics_port = 9464;
 	cfg->alert_window_s = 60;
 	cfg->alert_min_count = 20;

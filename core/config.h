@@ -30,6 +30,7 @@ struct fyn_config {
 	size_t writers;            /* plugin_opt_writers: writer threads and connections, default 4 */
 	int commit_timeout_ms;     /* plugin_opt_commit_timeout_ms: default 3000 */
 	long long max_replay;      /* plugin_opt_max_replay: default 50000 */
+	long long replay_rate;     /* plugin_opt_replay_rate: replayed events/s, default 50000; 0: unbounded */
 	char *node_name;           /* plugin_opt_node_name: [A-Za-z0-9._-]{1,64}; NULL: the host's name */
 	int metrics_port;          /* plugin_opt_metrics_port: GET /metrics, default 9464; 0 disables */
 	int alert_window_s;        /* plugin_opt_alert_window: seconds, default 60 */

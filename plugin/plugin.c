@@ -85,6 +85,7 @@ static int start_threads(struct fyn_hub *hub)
 	struct fyn_reader_config rc = {
 		.conninfo = hub->config.db,
 		.max_replay = hub->config.max_replay,
+		.replay_rate = hub->config.replay_rate,
 		.page_size = REPLAY_PAGE_SIZE,
 		.max_pending = READER_MAX_PENDING,
 		.max_client_requests = hub->config.max_client_requests,

@@ -16,7 +16,9 @@
 
 #include "ack.h"
 #include "batch.h"
+#include "pace.h"
 #include "redact.h"
+#include "clock.h"
 #include "store.h"
 #include "topics.h"
 #include "workqueue.h"
@@ -40,6 +42,8 @@ struct fyn_reader {
 	struct fyn_outbox *outbox;
 	struct fyn_workqueue requests;   /* from the broker thread, shared by the threads */
 	struct reader_thread *threads;   /* config.threads of them */
+	pthread_mutex_t pace_lock;
+	struct fyn_pace pace;            /* replay pages, shared by the threads: config.replay_rate */
 };
 
 struct fyn_read_request *fyn_read_request_new(enum fyn_read_kind kind, const char *client_id,
@@ -239,6 +243,17 @@ static bool send_page(struct reader_thread *t, const struct fyn_read_request *r,
 	return true;
 }
 
+/* Waits for the page's turn at the replay rate (pace.h). Returns false
+ * when stopping. */
+static bool wait_for_pace(struct reader_thread *t, size_t events)
+{
+	long long wait_us;
+	pthread_mutex_lock(&t->reader->pace_lock);
+	wait_us = fyn_pace_book(&t->reader->pace, fyn_now_us(), (long long)events);
+	pthread_mutex_unlock(&t->reader->pace_lock);
+	return wait_us == 0 || fyn_workqueue_pause(&t->reader->requests, (wait_us + 999) / 1000);
+}
+
 /* Streams stream's events from after to head to the client, at most
  * max_pages pages of them. Returns the last seq sent (or after), or -1 when
  * the store failed midway; *finished says whether nothing is left to send. */
@@ -265,7 +280,7 @@ static long long replay_range(struct reader_thread *t, const struct fyn_read_req
 		if (status != FYN_STORE_OK) {
 			return -1;
 		}
-		if (page.count == 0 || !send_page(t, r, stream, scope, &page)) {
+		if (page.count == 0 || !wait_for_pace(t, page.count) || !send_page(t, r, stream, scope, &page)) {
 			fyn_replay_page_clear(&page);
 			break;
 		}
@@ -547,6 +562,7 @@ static void free_reader(struct fyn_reader *reader)
 	}
 	free(reader->threads);
 	fyn_workqueue_destroy(&reader->requests, free_request);
+	pthread_mutex_destroy(&reader->pace_lock);
 	free(reader);
 }
 
@@ -560,6 +576,8 @@ struct fyn_reader *fyn_reader_start(const struct fyn_reader_config *config,
 	}
 	reader->config = *config;
 	reader->outbox = outbox;
+	pthread_mutex_init(&reader->pace_lock, NULL);
+	fyn_pace_init(&reader->pace, config->replay_rate);
 	fyn_workqueue_init(&reader->requests, config->max_pending);
 	reader->threads = config->threads > 0 ? calloc(config->threads, sizeof(*reader->threads)) : NULL;
 	for (size_t i = 0; reader->threads && i < config->threads; i++) {

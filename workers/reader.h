@@ -10,7 +10,9 @@
  * A replay is streamed in pages: the reader fetches one page, hands it to
  * the broker thread through the outbox and fetches the next only once the
  * broker has published the previous one, so neither the hub's memory nor
- * the broker thread ever holds more than two pages of a backlog.
+ * the broker thread ever holds more than two pages of a backlog. Pages go
+ * out at most at replay_rate events/s, shared by the reader's threads
+ * (core/pace.h), so that replays leave the machine to live submissions.
  */
 #ifndef FYNSYNC_READER_H
 #define FYNSYNC_READER_H
@@ -68,6 +70,7 @@ struct fyn_read_request {
 struct fyn_reader_config {
 	const char *conninfo;
 	long long max_replay;
+	long long replay_rate;        /* replayed events/s over all threads (core/pace.h); 0: unbounded */
 	int page_size;
 	size_t max_pending;           /* queued requests beyond this are refused */
 	size_t max_client_requests;   /* a client's resumes and snapshots outstanding beyond this are refused */

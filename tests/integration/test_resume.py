@@ -306,6 +306,38 @@ def test_resume_beyond_max_replay_asks_for_a_snapshot(postgres):
         b.destroy()
 
 
+def test_replays_go_out_at_most_at_replay_rate_and_stay_complete(postgres):
+    """replay_rate 1000: 1,500 events are three pages of 500, the second
+    starts 0.5 s after the first and the third 1.0 s after it, so the
+    replay cannot end sooner (a lower bound only: a slow machine is later,
+    never earlier). Two clients share the one schedule."""
+    b = Broker(postgres, options={"replay_rate": 1000})
+    try:
+        r = rid("paced")
+        append_directly(b, postgres, r, orders(1500))
+        first, second = b.client("staff", [r]), b.client("staff", [r])
+        started = time.monotonic()
+        replayed, done, _ = replay(first, {r: 0})
+        assert time.monotonic() - started >= 1.0
+        assert [d["seq"] for _, d in replayed] == list(range(1, 1501))
+        assert done[r]["head"] == 1500
+
+        # 750 each at once: 1,500 events through one schedule, again >= 1 s.
+        started = time.monotonic()
+        resume(first, {r: 750})
+        replayed, done, _ = replay(second, {r: 750})
+        elapsed_second = time.monotonic() - started
+        rest = read_until(first, lambda t, d: kind(first, t) == "replay.done")
+        assert max(elapsed_second, time.monotonic() - started) >= 1.0
+        assert [d["seq"] for _, d in replayed] == list(range(751, 1501))
+        assert [d["seq"] for t, d in rest if is_event(t)] == list(range(751, 1501))
+        for c in (first, second):
+            c.close()
+    finally:
+        b.assert_clean_exit()
+        b.destroy()
+
+
 def test_snapshot_then_resume_from_its_head_equals_a_full_replay(broker):
     r = rid("snap")
     owner = broker.client("restaurant_owner", [r], sub="owner")

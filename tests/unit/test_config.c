@@ -30,6 +30,7 @@ static void required_paths_and_defaults(void **state)
 	assert_int_equal(cfg.writers, 4);
 	assert_int_equal(cfg.commit_timeout_ms, 3000);
 	assert_int_equal(cfg.max_replay, 50000);
+	assert_int_equal(cfg.replay_rate, 50000);
 	assert_null(cfg.node_name);
 	assert_int_equal(cfg.metrics_port, 9464);
 	assert_int_equal(cfg.alert_window_s, 60);
@@ -46,7 +47,7 @@ static void each_number_lands_in_its_field(void **state)
 		OPT("max_batch", "12"), OPT("commit_timeout_ms", "1300"), OPT("max_replay", "99999999"),
 		OPT("metrics_port", "0"), OPT("alert_window", "5"), OPT("alert_min_count", "3"),
 		OPT("node_name", "node-1.eu"),
-		OPT("writers", "3"), OPT("max_client_requests", "4"),
+		OPT("writers", "3"), OPT("max_client_requests", "4"), OPT("replay_rate", "0"),
 	};
 	struct fyn_config cfg;
 	char err[256];
@@ -63,6 +64,7 @@ static void each_number_lands_in_its_field(void **state)
 	assert_int_equal(cfg.writers, 3);
 	assert_int_equal(cfg.commit_timeout_ms, 1300);
 	assert_int_equal(cfg.max_replay, 99999999);
+	assert_int_equal(cfg.replay_rate, 0);
 	assert_int_equal(cfg.max_client_requests, 4);
 	fyn_config_clear(&cfg);
 }
