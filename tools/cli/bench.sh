@@ -20,8 +20,9 @@
 #   scaling     1,000, 2,000, 5,000 and 10,000 connections (a till at 2
 #               events/s and nine subscribers per restaurant): accepted/s
 #               and submit -> delivered p50/p99, figure scaling.png
-# and a replay of 100,000 missed events to one resuming client
-# (tests/load/run_replay_bench.py). Prints the machine, every run, the
+# and a replay of 100,000 missed events to one resuming client, alone and
+# while 300 events/s flow on another restaurant (their submit -> confirmed
+# p50/p99 during the replay; tests/load/run_replay_bench.py). Prints the machine, every run, the
 # medians, and the ratio fynsync / mosquitto of the same repeat, and appends
 # that table with the date, machine and commit to docs/benchmarks.md ("Runs
 # of ./fynsync bench"). Results under build-bench/bench-results and
@@ -88,7 +89,7 @@ rc=0
 	--scenarios "$scenarios" --publishers 8 --restaurants 4 --window 250 \
 	--throughput-duration 30 --latency-rate 2000 --latency-duration 20 \
 	"${figures[@]}" || rc=$?
-"$ROOT/tests/load/run_replay_bench.py" "${quick[@]}" --repeat "$repeat" --scenarios replay \
+"$ROOT/tests/load/run_replay_bench.py" "${quick[@]}" --repeat "$repeat" --scenarios replay,replay+paced-other \
 	--replay-bench "$dir/tools/fynsync-replay-bench" --bench "$dir/tools/fynsync-bench" \
 	--plugin "$dir/plugin/fynsync.so" --out "$dir/replay-results" >"$dir/replay-results.txt" || rc=$?
 replay_row="$(python3 - "$dir/replay-results/results.json" <<'EOF_PY'
@@ -98,6 +99,12 @@ s = r["summary"]["replay"]
 print(f"| replay of {r['options']['events']:,} missed events to one client, request -> replay.done (s) "
       f"| {s['replay_s']['median']:.2f} | {s['replay_s']['range'][0]:.2f} – {s['replay_s']['range'][1]:.2f} "
       f"| {s['runs']} | {s['events_per_s']['median']:,.0f} events/s |")
+s = r["summary"]["replay+paced-other"]
+p99 = s["live_confirmed_p99_ms"]
+print(f"| the same replay while {r['options']['live_rate']:,.0f} events/s flow on another restaurant: "
+      f"replay (s); live submit -> confirmed p50 / p99 during it (ms) "
+      f"| {s['replay_s']['median']:.2f}; {s['live_confirmed_p50_ms']['median']:.2f} / {p99['median']:.2f} "
+      f"| p99 {p99['range'][0]:.2f} – {p99['range'][1]:.2f} | {s['runs']} | |")
 EOF_PY
 )" || rc=1
 echo "$replay_row"
