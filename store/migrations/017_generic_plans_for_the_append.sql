@@ -1,0 +1,16 @@
+-- 017_generic_plans_for_the_append: fynsync_append_json's statements always
+-- run their cached generic plans.
+--
+-- Why: at a trickle (a few events per store call, as when 2,000 events/s
+-- spread over 100 restaurants) PostgreSQL's cost per call is fixed, about
+-- 0.9 ms of CPU whatever the batch holds, and part of it was planning:
+-- under plan_cache_mode auto the plan cache kept choosing custom plans for
+-- the function's smaller statements (the stream lock, the cut into runs,
+-- the answer), planning them again on every call. Their generic plans are
+-- the same plans (equality lookups on unique keys and scans of the batch),
+-- and the run statement already ran its generic plan. Measured on the
+-- 2-vCPU VM (docs/benchmarks.md, "Generic plans for the append"), backend
+-- CPU per call: batches of 1, 948 -> 862-879 µs; of 4, 1,172-1,190 ->
+-- 1,103-1,121 µs; of 256, within noise (15.0-16.0 ms either way). The
+-- setting holds only while the function runs (nested calls included).
+ALTER FUNCTION fynsync_append_json(jsonb) SET plan_cache_mode = force_generic_plan;
