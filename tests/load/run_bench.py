@@ -375,7 +375,7 @@ def run_bench_process(argv, out_prefix, timeout, pids):
 
 
 def pg_settings(pg):
-    names = ("fsync", "synchronous_commit", "full_page_writes", "wal_sync_method", "shared_buffers",
+    names = ("fsync", "synchronous_commit", "full_page_writes", "wal_sync_method", "wal_init_zero", "shared_buffers",
              "wal_level", "max_wal_size", "checkpoint_timeout", "commit_delay", "wal_buffers")
     rows = pg.query("SELECT name, setting, unit FROM pg_settings WHERE name = ANY(%s)", list(names))
     return {name: setting + (f" ({unit})" if unit else "") for name, setting, unit in rows}
