@@ -9,7 +9,7 @@
 -- the answer), planning them again on every call. Their generic plans are
 -- the same plans (equality lookups on unique keys and scans of the batch),
 -- and the run statement already ran its generic plan. Measured on the
--- 2-vCPU VM (docs/benchmarks.md, "Generic plans for the append"), backend
+-- 2-vCPU VM (docs/benchmarks.md, "Fan-out latency"), backend
 -- CPU per call: batches of 1, 948 -> 862-879 µs; of 4, 1,172-1,190 ->
 -- 1,103-1,121 µs; of 256, within noise (15.0-16.0 ms either way). The
 -- setting holds only while the function runs (nested calls included).

@@ -49,7 +49,7 @@ running_port() { sed -n 4p "$1/data/postmaster.pid"; }
 # so at 2,000 events/s (about 4 MB of WAL a second) every fourth second a
 # commit waited 15-20 ms for that zeroing, and the other commits behind it:
 # the fanout run's p99.9 was 15.9-16.7 ms with it and 10.1-10.5 ms without
-# (docs/benchmarks.md, "WAL segments"). Durability is unchanged (every
+# (docs/benchmarks.md, "Fan-out latency"). Durability is unchanged (every
 # commit is still fdatasync'ed); recycled segments, the steady state, were
 # never zeroed anyway.
 SERVER_DEFAULTS=(listen_addresses=127.0.0.1 wal_init_zero=off)
