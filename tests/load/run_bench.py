@@ -1012,6 +1012,8 @@ def main():
                         help="extra PostgreSQL setting (diagnostics, e.g. log_min_duration_statement=0)")
     parser.add_argument("--broker-setting", action="append", default=[], metavar="NAME=VALUE",
                         help="override one of mosquitto.conf's " + ", ".join(BROKER_SETTINGS) + " (both brokers)")
+    parser.add_argument("--plugin-option", action="append", default=[], metavar="NAME=VALUE",
+                        help="override one of mosquitto.conf's plugin_opt_NAME for the hub (diagnostics, e.g. max_batch=1024)")
     parser.add_argument("--quick", action="store_true", help="5 s runs (a smoke test of the benchmark itself)")
     parser.add_argument("--figures", metavar="DIR", help="write the PNG figures (gnuplot) into DIR")
     parser.add_argument("--replot", action="store_true",
@@ -1088,6 +1090,11 @@ def main():
         if not sep or name not in BROKER_SETTINGS or not value.isdigit():
             parser.error(f"--broker-setting {item!r}: expected one of {', '.join(BROKER_SETTINGS)}=N")
         broker_settings[name] = value
+    for item in args.plugin_option:
+        name, sep, value = item.partition("=")
+        if not sep or name not in plugin_options or name in PATH_OPTIONS or not value.isdigit():
+            parser.error(f"--plugin-option {item!r}: expected one of mosquitto.conf's numeric plugin_opt_NAME=N")
+        plugin_options[name] = value
     results, storms = [], []
     try:
         for repeat in range(1, args.repeat + 1):
