@@ -256,7 +256,9 @@ static bool wait_for_pace(struct reader_thread *t, size_t events)
 
 /* Streams stream's events from after to head to the client, at most
  * max_pages pages of them. Returns the last seq sent (or after), or -1 when
- * the store failed midway; *finished says whether nothing is left to send. */
+ * a page could not be read or sent (the store failed, memory ran out, the
+ * hub is stopping): the client must not be told the replay is complete.
+ * *finished says whether nothing is left to send. */
 static long long replay_range(struct reader_thread *t, const struct fyn_read_request *r,
 		const char *stream, const struct auto_resume_scope *scope, long long after, long long head,
 		int max_pages, bool *finished)
@@ -280,9 +282,13 @@ static long long replay_range(struct reader_thread *t, const struct fyn_read_req
 		if (status != FYN_STORE_OK) {
 			return -1;
 		}
-		if (page.count == 0 || !wait_for_pace(t, page.count) || !send_page(t, r, stream, scope, &page)) {
+		if (page.count == 0) {
 			fyn_replay_page_clear(&page);
-			break;
+			break;   /* nothing after cursor: the head was the last event */
+		}
+		if (!wait_for_pace(t, page.count) || !send_page(t, r, stream, scope, &page)) {
+			fyn_replay_page_clear(&page);
+			return -1;
 		}
 		cursor = page.rows[page.count - 1].seq;
 		fyn_replay_page_clear(&page);
@@ -347,7 +353,7 @@ static bool resume(struct reader_thread *t, struct fyn_read_request *r)
 			PAGES_PER_TURN, &finished);
 	json_decref(filters);
 	if (last < 0) {
-		answer_error(t, r, "resume", FYN_CONTROL_UNAVAILABLE, "the event store failed during the replay; resume again from your last seq");
+		answer_error(t, r, "resume", FYN_CONTROL_UNAVAILABLE, "the replay was interrupted (the event store failed or the hub is short of memory); resume again from your last seq");
 		return true;
 	}
 	r->cursor = last;
