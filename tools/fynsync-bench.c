@@ -16,8 +16,9 @@
  * counts as answered (accepted and confirmed) when the subscriber receives
  * it, so --window bounds the events in flight from publish to delivery (a
  * closed loop, as with the hub). Every connection is driven by one epoll
- * loop (ppoll with --urls) on this thread (libmosquitto's non-threaded interface), so callbacks need
- * no locks and every timestamp is CLOCK_MONOTONIC taken on the same thread.
+ * loop (ppoll with --urls) on this thread (libmosquitto's non-threaded
+ * interface), so callbacks need no locks and every timestamp is
+ * CLOCK_MONOTONIC taken on the same thread.
  *
  *   fynsync-bench [--host H] [--port P] [--sub-port P] [--restaurant R] [--publishers N]
  *                 [--rate EV_PER_S] [--window W] [--duration S] [--count N]
@@ -1085,6 +1086,22 @@ static void watch(struct conn *c)
 	c->watched_events = want;
 }
 
+/* epoll_pwait2 takes the wait in ns, as ppoll did: paced sends 0.5 ms apart
+ * stay 0.5 ms apart instead of leaving in pairs at epoll_wait's 1 ms steps.
+ * A kernel older than 5.11 has only epoll_wait. */
+static int wait_for_ready(struct epoll_event *ready, int capacity, int64_t wait_ns)
+{
+	static bool no_pwait2;
+	struct timespec ts = { .tv_sec = (time_t)(wait_ns / NS_PER_S), .tv_nsec = (long)(wait_ns % NS_PER_S) };
+	if (!no_pwait2) {
+		int n = epoll_pwait2(epoll_fd, ready, capacity, &ts, NULL);
+		if (n >= 0 || errno != ENOSYS)
+			return n;
+		no_pwait2 = true;
+	}
+	return epoll_wait(epoll_fd, ready, capacity, (int)((wait_ns + NS_PER_MS - 1) / NS_PER_MS));
+}
+
 static void run_io_epoll(int64_t deadline)
 {
 	static struct epoll_event ready[1024];
@@ -1094,7 +1111,7 @@ static void run_io_epoll(int64_t deadline)
 
 	if (wait < 0)
 		wait = 0;
-	n = epoll_wait(epoll_fd, ready, (int)(sizeof(ready) / sizeof(*ready)), (int)((wait + NS_PER_MS - 1) / NS_PER_MS));
+	n = wait_for_ready(ready, (int)(sizeof(ready) / sizeof(*ready)), wait);
 	if (n < 0 && errno != EINTR)
 		die("epoll_wait: %s", strerror(errno));
 	for (int i = 0; i < n; i++) {
@@ -1342,8 +1359,11 @@ static void connect_all(int64_t deadline)
 	connect_s = (double)(now_ns() - connect_started) / 1e9;
 	if (opt.storm)
 		return;   /* each subscribed and resumed as it connected */
-	for (int i = 0; i < conn_count; i++)
+	for (int i = 0; i < conn_count; i++) {
 		subscribe_conn(&conns[i]);
+		if (epoll_fd >= 0)
+			watch(&conns[i]);   /* a SUBSCRIBE not written at once waits for EPOLLOUT */
+	}
 	for (;;) {
 		bool all = true;
 		for (int i = 0; i < conn_count; i++)

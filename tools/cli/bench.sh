@@ -22,8 +22,9 @@
 #               and submit -> delivered p50/p99, figure scaling.png
 # and a replay of 100,000 missed events to one resuming client, alone and
 # while 300 events/s flow on another restaurant (their submit -> confirmed
-# p50/p99 during the replay; tests/load/run_replay_bench.py). Prints the machine, every run, the
-# medians, and the ratio fynsync / mosquitto of the same repeat, and appends
+# p50/p99 during the replay; tests/load/run_replay_bench.py). Prints the
+# machine, every run, the medians, and the ratio fynsync / mosquitto of the
+# same repeat, and appends
 # that table with the date, machine and commit to docs/benchmarks.md ("Runs
 # of ./fynsync bench"). Results under build-bench/bench-results and
 # build-bench/replay-results. Exit 1, reporting nothing, if any run lost,
