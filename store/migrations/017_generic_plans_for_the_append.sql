@@ -13,4 +13,6 @@
 -- CPU per call: batches of 1, 948 -> 862-879 µs; of 4, 1,172-1,190 ->
 -- 1,103-1,121 µs; of 256, within noise (15.0-16.0 ms either way). The
 -- setting holds only while the function runs (nested calls included).
+-- A later CREATE OR REPLACE of fynsync_append_json replaces its settings
+-- too, so it must say SET plan_cache_mode = force_generic_plan again.
 ALTER FUNCTION fynsync_append_json(jsonb) SET plan_cache_mode = force_generic_plan;
