@@ -5,7 +5,7 @@
  * broker can go, and on a small machine that leaves live submissions
  * waiting for a CPU. On the 2-vCPU VM (docs/benchmarks.md, "Replay pacing")
  * a 100,000-event replay unpaced took 1.0-1.1 s and pushed the live
- * submit -> confirmed p99 of another restaurant from 2.5 ms to 23-44 ms;
+ * submit -> confirmed p99 of another restaurant from 2.5-2.9 ms to 23-44 ms;
  * paced at 50,000 events/s it took 2.0 s and the live p99 stayed 8-9 ms.
  *
  * A pace books each batch of work (a page of events): the batch may start

@@ -18,9 +18,9 @@
 #include "batch.h"
 #include "pace.h"
 #include "redact.h"
-#include "clock.h"
 #include "store.h"
 #include "topics.h"
+#include "clock.h"
 #include "workqueue.h"
 
 #define RETRY_PAUSE_MS 200   /* between attempts while the store is down */

@@ -563,7 +563,7 @@ def storm_statements(pg):
     """The reader's statements during the storm, from pg_stat_statements."""
     rows = pg.query("SELECT query, calls, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3), rows, "
                     "shared_blks_hit, shared_blks_read FROM pg_stat_statements "
-                    "WHERE query ILIKE '%%events_after%%' OR query ILIKE '%%FROM restaurants WHERE id%%' "
+                    "WHERE query ILIKE '%%replay_page%%' OR query ILIKE '%%FROM restaurants WHERE id%%' "
                     "ORDER BY total_exec_time DESC LIMIT 6")
     total = pg.query("SELECT coalesce(round(sum(total_exec_time)::numeric, 1), 0), coalesce(sum(calls), 0) "
                      "FROM pg_stat_statements WHERE toplevel")

@@ -109,8 +109,7 @@ pg0_sql() {
 pg0_accepts() { [ "$(pg0_sql -c 'SELECT 1')" = 1 ]; }
 tune_first_primary() {
 	wait_for "PostgreSQL pg0 accepting connections" 60 pg0_accepts
-	as_service_user psql -h 127.0.0.1 -p "$(pg_port_of pg0)" -U fynsync -d fynsync -XAtq \
-		-c "ALTER SYSTEM SET wal_init_zero = off" -c "SELECT pg_reload_conf()" >/dev/null \
+	pg0_sql -c "ALTER SYSTEM SET wal_init_zero = off" -c "SELECT pg_reload_conf()" >/dev/null \
 		|| die "could not configure PostgreSQL pg0 (port $(pg_port_of pg0))"
 }
 

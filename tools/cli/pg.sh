@@ -48,7 +48,7 @@ running_port() { sed -n 4p "$1/data/postmaster.pid"; }
 # first filled with zeros. A young cluster has no old segments to recycle,
 # so at 2,000 events/s (about 4 MB of WAL a second) every fourth second a
 # commit waited 15-20 ms for that zeroing, and the other commits behind it:
-# the fanout run's p99.9 was 15.9-16.7 ms with it and 10.1-10.5 ms without
+# the fanout run's p99.9 was 15.9-16.7 ms with it and 10.1-10.4 ms without
 # (docs/benchmarks.md, "Fan-out latency"). Durability is unchanged (every
 # commit is still fdatasync'ed); recycled segments, the steady state, were
 # never zeroed anyway.
