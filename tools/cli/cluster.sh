@@ -99,17 +99,21 @@ tune_monitor() {
 	monitor_sql "SELECT pg_reload_conf()" >/dev/null
 }
 
-# A new cluster's first primary gets pg.sh's server defaults (wal_init_zero
-# off, see pg.sh) by ALTER SYSTEM, before the standby exists: its base
-# backup copies postgresql.auto.conf, so both servers keep the setting
-# through failovers. pg_autoctl writes its own settings to files of its own.
+# A new cluster's first primary gets PG_SERVER_TUNING (common.sh) by ALTER
+# SYSTEM, before the standby exists: its base backup copies
+# postgresql.auto.conf, so both servers keep the settings through
+# failovers. pg_autoctl writes its own settings to files of its own.
 pg0_sql() {
 	as_service_user psql -h 127.0.0.1 -p "$(pg_port_of pg0)" -U fynsync -d fynsync -XAtq "$@" 2>/dev/null
 }
 pg0_accepts() { [ "$(pg0_sql -c 'SELECT 1')" = 1 ]; }
 tune_first_primary() {
+	local setting statements=()
+	for setting in "${PG_SERVER_TUNING[@]}"; do
+		statements+=(-c "ALTER SYSTEM SET ${setting%%=*} = '${setting#*=}'")
+	done
 	wait_for "PostgreSQL pg0 accepting connections" 60 pg0_accepts
-	pg0_sql -c "ALTER SYSTEM SET wal_init_zero = off" -c "SELECT pg_reload_conf()" >/dev/null \
+	pg0_sql "${statements[@]}" -c "SELECT pg_reload_conf()" >/dev/null \
 		|| die "could not configure PostgreSQL pg0 (port $(pg_port_of pg0))"
 }
 

@@ -10,6 +10,18 @@ RUN_USER="fynsync"
 PG_BIN="/usr/lib/postgresql/15/bin"
 CLI="$ROOT/tools/cli"
 
+# Server settings of every PostgreSQL the CLI runs: pg.sh passes them at
+# start, cluster.sh sets them by ALTER SYSTEM on the pg_auto_failover
+# servers. wal_init_zero off: a new 16 MB WAL segment is not first filled
+# with zeros. A young cluster has no old segments to recycle, so at 2,000
+# events/s (about 4 MB of WAL a second) every fourth second a commit waited
+# 15-20 ms for that zeroing, and the other commits behind it: the fanout
+# run's p99.9 was 15.9-16.7 ms with it and 10.1-10.4 ms without
+# (docs/benchmarks.md, "Fan-out latency"). Durability is unchanged (every
+# commit is still fdatasync'ed); recycled segments, the steady state, were
+# never zeroed anyway.
+PG_SERVER_TUNING=(wal_init_zero=off)
+
 # The settings, exported so every script and tool below sees the same ones.
 FYNSYNC_VAR="$(realpath -m "${FYNSYNC_VAR:-$ROOT/var}")"
 export FYNSYNC_VAR

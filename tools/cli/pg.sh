@@ -44,15 +44,9 @@ pg_running() { as_service_user "$PG_BIN/pg_ctl" -D "$1/data" status >/dev/null 2
 running_port() { sed -n 4p "$1/data/postmaster.pid"; }
 
 # The server settings every cluster of ours starts with (the caller's come
-# after them, and win). wal_init_zero off: a new 16 MB WAL segment is not
-# first filled with zeros. A young cluster has no old segments to recycle,
-# so at 2,000 events/s (about 4 MB of WAL a second) every fourth second a
-# commit waited 15-20 ms for that zeroing, and the other commits behind it:
-# the fanout run's p99.9 was 15.9-16.7 ms with it and 10.1-10.4 ms without
-# (docs/benchmarks.md, "Fan-out latency"). Durability is unchanged (every
-# commit is still fdatasync'ed); recycled segments, the steady state, were
-# never zeroed anyway.
-SERVER_DEFAULTS=(listen_addresses=127.0.0.1 wal_init_zero=off)
+# after them, and win): local connections only, and PG_SERVER_TUNING
+# (common.sh).
+SERVER_DEFAULTS=(listen_addresses=127.0.0.1 "${PG_SERVER_TUNING[@]}")
 
 # try_start DIR PORT SETTINGS...: one pg_ctl start; fails when it did not start.
 try_start() {
