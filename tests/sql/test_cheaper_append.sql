@@ -76,3 +76,42 @@ BEGIN
                             WHERE e.restaurant = 'r1' AND e.seq = printed_seq), 'fynsync_append_json prints the stored event');
 END
 $$;
+
+-- Every order conflict, each way it can arise and not: fynsync_check (for
+-- other callers) and the append (the run's statement) give the same code
+-- and reason, both from fynsync_order_conflict since 018.
+DO $$
+DECLARE
+    differ int;
+    a      jsonb;
+BEGIN
+    PERFORM t_eq(t_one(t_el('r1', 'order.created', 'open-1', '{"total": 1}'))->>'status', 'accepted', 'open-1 created');
+    PERFORM t_eq(t_one(t_el('r1', 'order.created', 'done-1', '{"total": 1}'))->>'status', 'accepted', 'done-1 created');
+    PERFORM t_eq(t_one(t_el('r1', 'order.updated', 'done-1', '{"status": "completed"}'))->>'status', 'accepted',
+                 'done-1 completed');
+    WITH cases(etype, agg, p, code, reason) AS (VALUES
+        ('order.created', 'open-1', '{"total": 2}'::jsonb, 'conflict', 'order open-1 already exists'),
+        ('order.created', 'done-1', '{"total": 2}', 'conflict', 'order done-1 already exists'),
+        ('order.updated', 'none-1', '{"status": "ready"}', 'conflict', 'order none-1 does not exist'),
+        ('order.updated', 'done-1', '{"status": "ready"}', 'conflict', 'order done-1 is completed'),
+        ('order.created', 'new-1', '{"total": 2}', NULL, NULL),
+        ('order.updated', 'open-1', '{"status": "ready"}', NULL, NULL))
+    SELECT count(*) INTO differ
+      FROM cases c, LATERAL fynsync_check('r1', c.etype, c.agg, c.p) f
+     WHERE (f.code, f.reason) IS DISTINCT FROM (c.code, c.reason);
+    PERFORM t_eq(differ, 0::bigint, 'order conflicts where fynsync_check says otherwise');
+    -- The same cases through the append, the conflicts first so that nothing
+    -- they would change is stored before them.
+    a := t_all(t_batch(t_el('r1', 'order.created', 'open-1', '{"total": 2}'),
+                       t_el('r1', 'order.created', 'done-1', '{"total": 2}'),
+                       t_el('r1', 'order.updated', 'none-1', '{"status": "ready"}'),
+                       t_el('r1', 'order.updated', 'done-1', '{"status": "ready"}'),
+                       t_el('r1', 'order.created', 'new-1', '{"total": 2}'),
+                       t_el('r1', 'order.updated', 'open-1', '{"status": "ready"}')));
+    PERFORM t_eq(jsonb_path_query_array(a, '$[*].reason'),
+                 '["order open-1 already exists", "order done-1 already exists", "order none-1 does not exist",
+                   "order done-1 is completed", null, null]'::jsonb, 'the append''s reasons');
+    PERFORM t_eq(jsonb_path_query_array(a, '$[*].code'),
+                 '["conflict", "conflict", "conflict", "conflict", null, null]'::jsonb, 'the append''s codes');
+END
+$$;
