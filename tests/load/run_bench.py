@@ -665,9 +665,10 @@ def storm_scaling_headline(storms, results):
                    f"{statistics.median(t):.1f}; {statistics.median(x['cpu_s']['postgres'] for x in storms):.1f} "
                    f"| {min(t):.1f} – {max(t):.1f} | {len(storms)} | "
                    f"{', '.join(x['loadavg_before'][0] for x in storms)} |")
-    for n, accepted, target, p50, p99, _, _ in scaling_points(results):
+    for n, accepted, target, p50, p99, _, _, runs, p99_low, p99_high in scaling_points(results):
         out.append(f"| scaling, {n:,} connections, {target:,.0f} events/s paced: accepted/s; submit -> delivered "
-                   f"p50 / p99 (ms) | {accepted:,.0f}; {p50:.1f} / {p99:.1f} | | 1 | |")
+                   f"p50 / p99 (ms) | {accepted:,.0f}; {p50:.1f} / {p99:.1f} | p99 {p99_low:.1f} – {p99_high:.1f} "
+                   f"| {runs} | |")
     return out
 
 
@@ -789,17 +790,24 @@ plot {", ".join(plots)}
 
 
 def scaling_points(results):
-    """[(connections, accepted/s, target/s, p50, p99 of every delivery, RSS MiB, machine busy)] of
-    the scaling runs, the first repeat of each point (the held subscribers'
-    deliveries, timed from created_at, are left out: ms resolution)."""
-    out = []
+    """[(connections, accepted/s, target/s, p50, p99 of every delivery, RSS MiB, machine busy,
+    runs, lowest p99, highest p99)] of the scaling runs: each figure the median over the
+    point's repeats (the held subscribers' deliveries, timed from created_at, are left
+    out: ms resolution)."""
+    by_point = {}
     for r in results:
-        if r.get("point") and r["repeat"] == 1:
+        if r.get("point"):
             d = r["fanout"]["submit_to_delivered"]
-            out.append((r["point"], r["accepted_per_s"], r["target_rate"], d["p50_ms"], d["p99_ms"],
-                        (r.get("broker_memory_kib") or {}).get("peak", 0) / 1024,
-                        r["cpu_s"]["machine_busy"] / max(1e-9, r["wall_s"])))
-    return sorted(out)
+            by_point.setdefault(r["point"], []).append(
+                (r["accepted_per_s"], r["target_rate"], d["p50_ms"], d["p99_ms"],
+                 (r.get("broker_memory_kib") or {}).get("peak", 0) / 1024,
+                 r["cpu_s"]["machine_busy"] / max(1e-9, r["wall_s"])))
+    out = []
+    for point, runs in sorted(by_point.items()):
+        medians = [statistics.median(column) for column in zip(*runs)]
+        p99s = [run[3] for run in runs]
+        out.append((point, *medians, len(runs), min(p99s), max(p99s)))
+    return out
 
 
 def print_scaling(results):
@@ -807,16 +815,17 @@ def print_scaling(results):
     if not points:
         return
     print("| connections | target events/s | accepted/s | deliveries/s | submit -> delivered p50 / p99 (ms) "
-          "| broker peak RSS (MiB) | machine busy (of 2 vCPUs) |")
-    print("|---|---|---|---|---|---|---|")
-    for n, accepted, target, p50, p99, rss, busy in points:
-        print(f"| {n:,} | {target:,.0f} | {accepted:,.0f} | {accepted * 9:,.0f} | {p50:.1f} / {p99:.1f} | {rss:.0f} | {busy:.2f} |")
+          "| p99 range (ms) | runs | broker peak RSS (MiB) | machine busy (of 2 vCPUs) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n, accepted, target, p50, p99, rss, busy, runs, p99_low, p99_high in points:
+        print(f"| {n:,} | {target:,.0f} | {accepted:,.0f} | {accepted * 9:,.0f} | {p50:.1f} / {p99:.1f} "
+              f"| {p99_low:.1f} – {p99_high:.1f} | {runs} | {rss:.0f} | {busy:.2f} |")
 
 
 def scaling_figure(args, points, png):
     data = os.path.join(args.out, "scaling.dat")
     with open(data, "w") as f:
-        f.write("# connections accepted_per_s target_per_s p50_ms p99_ms rss_mib machine_busy\n")
+        f.write("# connections accepted_per_s target_per_s p50_ms p99_ms rss_mib machine_busy runs p99_low_ms p99_high_ms\n")
         for p in points:
             f.write(" ".join(f"{v:.3f}" for v in p) + "\n")
     gnuplot(f"""
