@@ -1,4 +1,5 @@
--- fynsync_replay_page(stream, after_seq, max_rows): paged replay in seq order.
+-- fynsync_replay_page(stream, after_seq, max_rows): paged replay in seq order;
+-- at the end, fynsync_events_after on top of it (019).
 DO $$
 DECLARE
     i int;
@@ -47,5 +48,24 @@ BEGIN
     PERFORM t_eq((SELECT array_agg(seq) FROM fynsync_replay_page('r2', 6, 100)), ARRAY[7, 8]::bigint[], 'other stream apart');
     PERFORM t_eq((SELECT count(*) FROM fynsync_replay_page('nowhere', 0, 100)), 0::bigint, 'unknown stream');
     PERFORM t_eq((SELECT bool_and(event->>'restaurant' = 'r2') FROM fynsync_replay_page('r2', 0, 100)), true, 'only that stream');
+END
+$$;
+
+-- fynsync_events_after, kept for nodes of the previous build (016, 019):
+-- the rows of fynsync_replay_page, in the same order, each event the jsonb
+-- fynsync_event_json builds.
+DO $$
+BEGIN
+    FOR i IN 1..12 LOOP
+        PERFORM t_one(t_el('r9', 'note.added', 'n' || i, jsonb_build_object('i', i, 's', 'tab	here "q"')));
+    END LOOP;
+    PERFORM t_eq((SELECT array_agg(a.seq ORDER BY n) FROM fynsync_events_after('r9', 3, 5) WITH ORDINALITY a(seq, event, n)),
+                 ARRAY[4, 5, 6, 7, 8]::bigint[], 'a page after seq 3, in order');
+    PERFORM t_eq((SELECT count(*) FROM fynsync_events_after('r9', 0, NULL) a
+                    JOIN events e ON e.restaurant = 'r9' AND e.seq = a.seq
+                   WHERE a.event = fynsync_event_json(e)), 12::bigint,
+                 'every event is the jsonb fynsync_event_json builds');
+    PERFORM t_eq((SELECT count(*) FROM fynsync_events_after('r9', 12, 10)), 0::bigint, 'nothing after head');
+    PERFORM t_eq((SELECT count(*) FROM fynsync_events_after('r9', 0, 0)), 0::bigint, 'max_rows 0');
 END
 $$;
