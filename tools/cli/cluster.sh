@@ -43,9 +43,13 @@ pgaf() {
 }
 autoctl() { pgaf pg_autoctl "$@"; }
 
-monitor_sql() {
-	as_service_user psql -h 127.0.0.1 -p "$MONITOR_PORT" -U fynsync -d pg_auto_failover -XAtqc "$1" 2>/dev/null
+# server_sql PORT DBNAME PSQL_ARGS...: psql on one of the cluster's servers as
+# the service user, tuples only, errors silenced (callers check the output).
+server_sql() {
+	local port="$1" dbname="$2"; shift 2
+	as_service_user psql -h 127.0.0.1 -p "$port" -U fynsync -d "$dbname" -XAtq "$@" 2>/dev/null
 }
+monitor_sql() { server_sql "$MONITOR_PORT" pg_auto_failover -c "$1"; }
 
 pg_port_of() { echo $((FYNSYNC_PG_PORT + ${1#pg})); }
 
@@ -103,9 +107,7 @@ tune_monitor() {
 # SYSTEM, before the standby exists: its base backup copies
 # postgresql.auto.conf, so both servers keep the settings through
 # failovers. pg_autoctl writes its own settings to files of its own.
-pg0_sql() {
-	as_service_user psql -h 127.0.0.1 -p "$(pg_port_of pg0)" -U fynsync -d fynsync -XAtq "$@" 2>/dev/null
-}
+pg0_sql() { server_sql "$(pg_port_of pg0)" fynsync "$@"; }
 pg0_accepts() { [ "$(pg0_sql -c 'SELECT 1')" = 1 ]; }
 tune_first_primary() {
 	local setting statements=()
